@@ -1,0 +1,90 @@
+# Assistant Stream — every set-up step lives here, so a fresh machine needs only `make run` / `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+APP_PORT ?= 23000
+APP_HOST ?= 127.0.0.1
+DATA ?= ./data
+SECRET_FILE := $(DATA)/app_secret
+NEXTCLOUD_URL ?=
+OCC ?= occ
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install system-deps frontend run test test-fast lint register unregister docker bench interop clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the app with its test tools
+
+system-deps: ## Debian packages the tests need: Chromium (browser tests), PostgreSQL (second database)
+	@need=""; \
+	command -v chromium >/dev/null || need="$$need chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	if [ -n "$$need" ]; then \
+	  echo "installing:$$need"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
+	fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+js/assistant_stream-main.js: node_modules/.installed $(shell find src -type f 2>/dev/null) vite.config.js
+	npm run build --silent
+
+frontend: js/assistant_stream-main.js ## build the Vue frontend into js/
+
+$(SECRET_FILE):
+	@mkdir -p $(DATA)
+	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+	@chmod 600 $@
+
+run: install frontend $(SECRET_FILE) ## run the ExApp on 127.0.0.1:23000 (SQLite in ./data, local chat page at /)
+	@$(PY) tools/print_register.py --secret-file $(SECRET_FILE) --port $(APP_PORT) --host $(APP_HOST)
+	APP_SECRET="$$(cat $(SECRET_FILE))" APP_ID=assistant_stream APP_VERSION=1.0.0 APP_HOST=$(APP_HOST) \
+	APP_PORT=$(APP_PORT) APP_PERSISTENT_STORAGE=$(DATA) LOCAL_MODE=1 \
+	$(if $(NEXTCLOUD_URL),NEXTCLOUD_URL=$(NEXTCLOUD_URL)) $(PY) -m assistant_stream
+
+test: system-deps install frontend ## install everything needed and run the whole test suite
+	$(VENV)/bin/ruff check lib tests tools bench
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-fast: install ## the suite without browser tests
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser"
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check lib tests tools bench
+	$(VENV)/bin/ruff format --check lib tests tools bench || true
+
+register: $(SECRET_FILE) ## register the running app with a local Nextcloud (manual_install; OCC=path/to/occ)
+	$(OCC) app_api:daemon:register manual_install "Manual Install" manual-install http $(APP_HOST) http://localhost || true
+	$(OCC) app_api:app:register assistant_stream manual_install --wait-finish \
+	  --json-info "$$($(PY) tools/print_register.py --secret-file $(SECRET_FILE) --port $(APP_PORT) --json)"
+
+unregister: ## remove the app from a local Nextcloud
+	$(OCC) app_api:app:unregister assistant_stream --force
+
+docker: ## build the container image
+	docker build -t nextcloud/assistant_stream:1.0.0 .
+
+bench: install ## the relay benchmark (writes bench/results/ and docs/performance.md)
+	$(PIP) install -q -e '.[bench]'
+	$(PY) bench/run.py
+
+interop: install ## stream from real third-party servers (LiteLLM, llama.cpp); builds native code
+	bash tests/interop/run.sh
+
+clean: ## remove build output and local data
+	rm -rf js/assistant_stream-main.* node_modules/.installed $(VENV)/.installed

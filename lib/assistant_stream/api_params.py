@@ -1,0 +1,181 @@
+"""Request parameters read from the query string or a JSON body, as Nextcloud's OCS controllers do."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from .errors import AppError, BadRequest, PayloadTooLarge
+
+MAX_ID = 2**53 - 1  # what a browser's JSON numbers hold exactly
+MAX_BODY = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class P:
+    """One parameter: its name, type and bounds drive both parsing and the OpenAPI schema."""
+
+    name: str
+    type: str = "int"  # "int", "str", "bool", "float"
+    required: bool = True
+    minimum: float | None = 1
+    maximum: float | None = MAX_ID
+    max_len: int | None = None
+    default: Any = None
+    description: str = ""
+
+    def schema(self) -> dict[str, Any]:
+        if self.type == "int":
+            s: dict[str, Any] = {"type": "integer"}
+        elif self.type == "float":
+            s = {"type": "number"}
+        elif self.type == "bool":
+            s = {"type": "boolean"}
+        else:
+            s = {"type": "string"}
+            if self.max_len is not None:
+                s["maxLength"] = self.max_len
+        if self.type in ("int", "float"):
+            if self.minimum is not None:
+                s["minimum"] = self.minimum
+            if self.maximum is not None:
+                s["maximum"] = self.maximum
+        if self.description:
+            s["description"] = self.description
+        return s
+
+
+def session_id() -> P:
+    return P("sessionId", description="Chat session id")
+
+
+def message_id(required: bool = True) -> P:
+    return P("messageId", required=required, description="Message id")
+
+
+ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
+                "required": ["error"]}
+
+
+def openapi(verb: str, params: Sequence[P], *, extra_status: Sequence[int] = ()) -> dict[str, Any]:
+    """``openapi_extra`` for a route: query parameters, and a JSON body for verbs that carry one."""
+    out: dict[str, Any] = {
+        "parameters": [{"name": p.name, "in": "query", "required": p.required and verb == "GET",
+                        "schema": p.schema()} for p in params],
+        "responses": {str(code): {"description": desc, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+                      for code, desc in ((400, "Bad request"), (401, "Not authenticated"), (404, "Not found"),
+                                         *((c, "See docs/api.md") for c in extra_status))},
+    }
+    if verb != "GET" and params:
+        out["requestBody"] = {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {p.name: p.schema() for p in params}}}}}
+    return out
+
+
+async def read(request: Request, params: Sequence[P]) -> dict[str, Any]:
+    """Parse and validate; any problem is a 400 that names the parameter."""
+    sources: list[dict[str, Any]] = [dict(request.query_params)]
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        body = await _json_body(request)
+        if body:
+            sources.insert(0, body)
+    out: dict[str, Any] = {}
+    for p in params:
+        raw = next((s[p.name] for s in sources if p.name in s and s[p.name] is not None), None)
+        if raw is None or (raw == "" and p.type != "str"):
+            if p.required:
+                raise BadRequest(f"Missing parameter {p.name}", code="missing_parameter")
+            out[p.name] = p.default
+            continue
+        out[p.name] = _convert(p, raw)
+    return out
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    if "json" not in request.headers.get("content-type", ""):
+        return {}
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        raise PayloadTooLarge(f"Request body over {MAX_BODY // 1024} KB")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise PayloadTooLarge(f"Request body over {MAX_BODY // 1024} KB")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("The request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object", code="invalid_json")
+    return body
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _convert(p: P, raw: Any) -> Any:
+    converters: dict[str, Callable[[P, Any], Any]] = {"int": _int, "float": _float, "bool": _bool, "str": _str}
+    return converters[p.type](p, raw)
+
+
+def _bad(p: P, what: str) -> AppError:
+    return BadRequest(f"Parameter {p.name} must be {what}", code="invalid_parameter")
+
+
+def _int(p: P, raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise _bad(p, "an integer")
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw) < 20:
+        value = int(raw)
+    else:
+        raise _bad(p, "an integer")
+    _range(p, value)
+    return value
+
+
+def _float(p: P, raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise _bad(p, "a number") from None
+    if value != value:
+        raise _bad(p, "a number")
+    _range(p, value)
+    return value
+
+
+def _range(p: P, value: float) -> None:
+    if p.minimum is not None and value < p.minimum:
+        raise _bad(p, f"at least {p.minimum:g}")
+    if p.maximum is not None and value > p.maximum:
+        raise _bad(p, f"at most {p.maximum:g}")
+
+
+def _bool(p: P, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if str(raw).lower() in _TRUE:
+        return True
+    if str(raw).lower() in _FALSE:
+        return False
+    raise _bad(p, "true or false")
+
+
+def _str(p: P, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise _bad(p, "a string")
+    if "\x00" in raw:
+        raise _bad(p, "text without NUL characters")
+    if p.max_len is not None and len(raw) > p.max_len:
+        raise PayloadTooLarge(f"Parameter {p.name} is longer than {p.max_len} characters", code="too_long")
+    return raw

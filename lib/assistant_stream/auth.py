@@ -1,0 +1,104 @@
+"""Pure-ASGI middleware that checks AppAPI's headers in constant time and puts the user in the scope."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import ipaddress
+import json
+import logging
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .routes import PUBLIC_PATHS, TOKEN_PATHS
+
+log = logging.getLogger(__name__)
+
+LOCAL_USER = "local"
+
+
+def parse_authorization(value: str) -> tuple[str, str] | None:
+    """Split ``base64("<userid>:<secret>")``; None when malformed."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    user, sep, secret = decoded.partition(":")
+    if not sep:
+        return None
+    return user, secret
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AppAPIAuthMiddleware:
+    """Replaces nc_py_api's AppAPIAuthMiddleware, which prints the real APP_SECRET on a wrong one.
+
+    On success ``scope["username"]`` is the Nextcloud user ("" for AppAPI's own calls) and
+    ``scope["auth"]`` says how the caller proved itself: "appapi", "token" (checked later by the
+    route, only on TOKEN_PATHS) or "local" (single-user mode on loopback, never in a container).
+    """
+
+    def __init__(self, app: ASGIApp, *, app_id: str, app_secret: str, local_mode: bool = False) -> None:
+        self.app = app
+        self._app_id = app_id.encode()
+        self._secret = app_secret.encode()
+        self._local_mode = local_mode
+        if not app_secret and not local_mode:
+            log.warning("APP_SECRET is empty: every authenticated request will be refused")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        auth = headers.get("authorization-app-api")
+        if auth is not None:
+            user = self._check(headers, auth)
+            if user is not None:
+                scope["username"] = user
+                scope["auth"] = "appapi"
+                await self.app(scope, receive, send)
+                return
+            log.warning("AppAPI authentication failed for %s %s", scope.get("method", ""), path)
+        elif path in TOKEN_PATHS and b"token=" in scope.get("query_string", b""):
+            scope["username"] = None
+            scope["auth"] = "token"
+            await self.app(scope, receive, send)
+            return
+        elif self._local_mode and _is_loopback((scope.get("client") or ("",))[0]):
+            scope["username"] = LOCAL_USER
+            scope["auth"] = "local"
+            await self.app(scope, receive, send)
+            return
+        await _unauthorized(send)
+
+    def _check(self, headers: dict[str, str], auth: str) -> str | None:
+        parsed = parse_authorization(auth)
+        if parsed is None:
+            return None
+        user, secret = parsed
+        # Compare everything, then decide: the time taken does not tell which part was wrong.
+        ok_secret = hmac.compare_digest(secret.encode(), self._secret) and bool(self._secret)
+        ok_app = hmac.compare_digest(headers.get("ex-app-id", "").encode(), self._app_id)
+        return user if ok_secret and ok_app else None
+
+
+async def _unauthorized(send: Send) -> None:
+    body = json.dumps({"error": "Not authenticated", "code": "not_authenticated"}).encode()
+    await send({"type": "http.response.start", "status": 401, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-cache")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,208 @@
+"""Settings: environment variables over the app's Nextcloud config over defaults, cached briefly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, Protocol
+
+from .errors import AppError
+
+log = logging.getLogger(__name__)
+
+Source = Literal["env", "appconfig", "default"]
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant inside Nextcloud. Answer in the language of the user's message. "
+    "Use Markdown for lists, tables and code."
+)
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a JSON dump by accident."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting, typed. Field name == app config key; env var == upper-case name."""
+
+    streaming_api_url: str = ""
+    streaming_api_key: Secret = field(default_factory=lambda: Secret(""))
+    streaming_model: str = "gpt-3.5-turbo"
+    # A browser-reachable URL that proxies to this ExApp without buffering (see docs/deployment.md).
+    streaming_public_url: str = ""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_tokens: int = 0  # 0: let the provider decide
+    temperature: float = -1.0  # < 0: let the provider decide
+    history_length: int = 20  # messages sent as context
+    history_max_chars: int = 32_000
+    connect_timeout: float = 10.0
+    request_timeout: float = 120.0  # first byte, and idle time between two chunks
+    max_answer_chars: int = 200_000
+    max_concurrent_per_user: int = 3
+    max_starts_per_minute: int = 20
+    taskprocessing_fallback: bool = True
+    sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
+    # True when Nextcloud could not be asked and these are the last values that could be read.
+    stale: bool = field(default=False, compare=False)
+
+    @property
+    def streaming_configured(self) -> bool:
+        return bool(self.streaming_api_url)
+
+    def public(self) -> dict[str, dict[str, Any]]:
+        """Values with their source, safe to show an admin: the key only as set/unset."""
+        out: dict[str, dict[str, Any]] = {}
+        for name in SETTING_KEYS:
+            value = getattr(self, name)
+            if isinstance(value, Secret):
+                value = "set" if value else "unset"
+            out[name] = {"value": value, "source": self.sources.get(name, "default")}
+        return out
+
+
+SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings) if f.name not in ("sources", "stale"))
+SENSITIVE_KEYS = frozenset({"streaming_api_key"})
+_DEFAULTS = Settings()
+
+
+def env_name(key: str) -> str:
+    return key.upper()
+
+
+def _coerce(key: str, raw: str) -> Any:
+    """Parse a raw string for ``key``; raises ValueError on nonsense."""
+    default = getattr(_DEFAULTS, key)
+    raw = raw.strip() if key not in ("system_prompt",) else raw
+    if isinstance(default, Secret):
+        return Secret(raw.strip())
+    if isinstance(default, bool):
+        low = raw.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(raw)
+    if isinstance(default, int):
+        value = int(raw)
+        if value < 0:
+            raise ValueError(raw)
+        return value
+    if isinstance(default, float):
+        value = float(raw)
+        if value != value or value in (float("inf"), float("-inf")):  # NaN / inf
+            raise ValueError(raw)
+        return value
+    if key in ("streaming_api_url", "streaming_public_url"):
+        value = raw.rstrip("/") if key == "streaming_public_url" else raw
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value
+    return raw
+
+
+def build_settings(environ: Mapping[str, str], appconfig: Mapping[str, str | None], *, stale: bool = False) -> Settings:
+    """Merge the sources, strongest first: environment, app config, default."""
+    values: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+    for key in SETTING_KEYS:
+        for source, raw in (("env", environ.get(env_name(key))), ("appconfig", appconfig.get(key))):
+            if raw is None or (raw == "" and source == "appconfig"):
+                continue
+            try:
+                values[key] = _coerce(key, raw)
+            except ValueError:
+                # Never echo the raw value: it may be the key pasted into the wrong field.
+                log.warning("Ignoring invalid value for setting %s from %s", key, source)
+                continue
+            sources[key] = source  # type: ignore[assignment]
+            break
+    return Settings(**values, sources=sources, stale=stale)
+
+
+class AppConfigSource(Protocol):
+    """Where the app's Nextcloud config lives (nc.appconfig_ex in production, a dict in tests)."""
+
+    async def fetch(self, keys: Sequence[str]) -> dict[str, str | None]: ...
+
+    async def store(self, key: str, value: str, *, sensitive: bool) -> None: ...
+
+
+class ConfigStore:
+    """Caches settings for ``ttl`` seconds; when Nextcloud is unreachable keeps the last good values."""
+
+    def __init__(self, source: AppConfigSource | None, *, ttl: float = 10.0,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self._source = source
+        self._ttl = ttl
+        self._environ = os.environ if environ is None else environ
+        self._cached: Settings | None = None
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+        self._last_good: dict[str, str | None] | None = None
+        self._outage_logged = False
+
+    def invalidate(self) -> None:
+        self._fetched_at = 0.0
+
+    async def get(self) -> Settings:
+        if self._cached is not None and time.monotonic() - self._fetched_at < self._ttl:
+            return self._cached
+        async with self._lock:  # one fetch at a time: a burst of requests costs one round trip
+            if self._cached is not None and time.monotonic() - self._fetched_at < self._ttl:
+                return self._cached
+            self._cached = await self._load()
+            self._fetched_at = time.monotonic()
+            return self._cached
+
+    async def _load(self) -> Settings:
+        if self._source is None:
+            return build_settings(self._environ, {})
+        try:
+            raw = await self._source.fetch(SETTING_KEYS)
+        except (AppError, OSError, TimeoutError) as exc:
+            if not self._outage_logged:
+                # One clear line per outage, not one per request.
+                log.warning("Nextcloud unreachable for settings (%s); using the last values read",
+                            type(exc).__name__)
+                self._outage_logged = True
+            return build_settings(self._environ, self._last_good or {}, stale=True)
+        if self._outage_logged:
+            log.info("Nextcloud reachable again for settings")
+            self._outage_logged = False
+        self._last_good = raw
+        return build_settings(self._environ, raw)
+
+    async def set(self, key: str, value: str) -> None:
+        if key not in SETTING_KEYS:
+            raise KeyError(key)
+        if self._source is None:
+            raise RuntimeError("no app config source")
+        await self._source.store(key, value, sensitive=key in SENSITIVE_KEYS)
+        self.invalidate()

@@ -1,0 +1,76 @@
+"""Table definitions (SQLAlchemy Core) that storage.py queries; migrations/ alone creates them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+ROLES = ("human", "assistant", "system")
+STATUSES = ("generating", "done", "error", "cancelled", "interrupted")
+FINAL_STATUSES = ("done", "error", "cancelled", "interrupted")
+
+metadata = MetaData()
+
+# sqlite_autoincrement: ids are never reused after a delete. An assistant message points at its
+# question by id (reply_to, no FK) and generations are keyed by message id, so a reused id would
+# silently attach an old answer or event log to a new message.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(256), nullable=False),
+    Column("title", String(500), nullable=True),
+    # Unix seconds; BigInteger because a 32-bit column overflows in 2038.
+    Column("timestamp", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_sessions_user_id_timestamp", "user_id", "timestamp"),
+    sqlite_autoincrement=True,
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("content", Text, nullable=False, server_default=""),
+    Column("reasoning", Text, nullable=False, server_default=""),
+    Column("status", String(16), nullable=False, server_default="done"),
+    Column("error", Text, nullable=True),
+    Column("finish_reason", String(64), nullable=True),
+    # No FK on purpose: deleting the question must not delete or break its answer.
+    Column("reply_to", Integer, nullable=True),
+    Column("model", String(256), nullable=True),
+    Column("prompt_tokens", Integer, nullable=True),
+    Column("completion_tokens", Integer, nullable=True),
+    Column("total_tokens", Integer, nullable=True),
+    Column("tokens_per_second", Float, nullable=True),
+    Column("ocp_task_id", BigInteger, nullable=True),
+    Column("sources", Text, nullable=False, server_default="[]"),
+    Column("attachments", Text, nullable=False, server_default="[]"),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_messages_session_id_id", "session_id", "id"),
+    Index("ix_messages_status", "status"),
+    Index("ix_messages_session_id_reply_to", "session_id", "reply_to"),
+    sqlite_autoincrement=True,
+)
+
+SESSION_FIELDS = ("id", "user_id", "title", "timestamp", "updated_at")
+MESSAGE_FIELDS = (
+    "id", "session_id", "role", "content", "timestamp", "ocp_task_id", "sources", "attachments",
+    "reasoning", "status", "error", "finish_reason", "reply_to", "model", "prompt_tokens",
+    "completion_tokens", "total_tokens", "tokens_per_second", "updated_at",
+)

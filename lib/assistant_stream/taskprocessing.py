@@ -1,0 +1,137 @@
+"""Engine that answers a chat through Nextcloud TaskProcessing (the fallback when no provider URL is set)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+from . import APP_ID, errors
+from .events import ChatMessage, Finish, ProviderEvent, TextDelta
+from .nextcloud import (
+    STATUS_CANCELLED,
+    STATUS_FAILED,
+    STATUS_SUCCESSFUL,
+    NextcloudClient,
+    task_output_text,
+    task_status,
+)
+
+log = logging.getLogger(__name__)
+
+# Consecutive failed polls tolerated before the answer is given up: one lost round trip must not end it.
+MAX_POLL_FAILURES = 3
+
+
+def task_input(messages: Sequence[ChatMessage]) -> tuple[str, str, list[str]]:
+    """Map chat messages to ``core:text2text:chat`` input: (system_prompt, input, history).
+
+    ``input`` is the last user message; ``history`` the messages before it, each a JSON string
+    ``{"role": "human"|"assistant", "content": ...}`` as Nextcloud Assistant sends them.
+    """
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    if last_user < 0:
+        raise errors.BadRequest("There is no user message to answer")
+    system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
+    history = [
+        json.dumps({"role": "human" if m.role == "user" else "assistant", "content": m.content},
+                   ensure_ascii=False)
+        for m in messages[:last_user]
+        if m.role in ("user", "assistant")
+    ]
+    return system, messages[last_user].content, history
+
+
+class TaskProcessingEngine:
+    """Schedules one chat task per answer and polls it until it ends."""
+
+    name = "taskprocessing"
+
+    def __init__(self, nc: NextcloudClient, *, poll_interval: float = 1.0, max_wait: float = 600) -> None:
+        self._nc = nc
+        self._poll_interval = poll_interval
+        self._max_wait = max_wait
+
+    async def available(self, user: str) -> bool:
+        """Whether Nextcloud can answer chats for this user (NextcloudError when it cannot be asked)."""
+        return await self._nc.taskprocessing_available(user)
+
+    async def stream(self, user: str, messages: list[ChatMessage], *,
+                     custom_id: str | None = None) -> AsyncIterator[ProviderEvent]:
+        """Yield ``TextDelta`` (the answer, or its new parts on Nextcloud 35) then ``Finish("stop")``.
+
+        Raises ProviderError when the task fails, NextcloudError when Nextcloud cannot be reached,
+        RateLimited when Nextcloud refuses to schedule. Closing the generator cancels the task.
+        """
+        system_prompt, text, history = task_input(messages)
+        task_id = await self._nc.schedule_chat(
+            user, system_prompt=system_prompt, input=text, history=history,
+            custom_id=custom_id or f"{APP_ID}:{uuid.uuid4().hex}",
+        )
+        log.debug("Scheduled Nextcloud task %s for %s", task_id, user)
+        ended = False
+        try:
+            emitted = ""
+            failures = 0
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._max_wait
+            while True:
+                await asyncio.sleep(self._poll_interval)
+                try:
+                    task = await self._nc.get_task(user, task_id)
+                except errors.NotFound:
+                    ended = True
+                    raise errors.ProviderError("The Nextcloud task disappeared before it ended",
+                                               partial=bool(emitted)) from None
+                except errors.NextcloudError:
+                    failures += 1
+                    if failures >= MAX_POLL_FAILURES:
+                        raise
+                    continue
+                failures = 0
+                status = task_status(task.get("status"))
+                output = task_output_text(task)
+                if status == STATUS_SUCCESSFUL:
+                    ended = True
+                    new = _new_suffix(emitted, output)
+                    if new:
+                        yield TextDelta(new)
+                    yield Finish("stop")
+                    return
+                if status in (STATUS_FAILED, STATUS_CANCELLED):
+                    ended = True
+                    raise errors.ProviderError(_failure_message(task, status), partial=bool(emitted))
+                # Nextcloud 35 streams into the task output while it runs: pass on what is new.
+                new = _new_suffix(emitted, output)
+                if new:
+                    emitted = output
+                    yield TextDelta(new)
+                if loop.time() >= deadline:
+                    raise errors.ProviderTimeout(
+                        f"Nextcloud's text processing did not finish within {self._max_wait:g} s",
+                        partial=bool(emitted))
+        finally:
+            if not ended:
+                # Closed by the consumer, cancelled, timed out or Nextcloud vanished: do not leave the task
+                # running in Nextcloud's queue. In the background, so a second cancellation cannot stop it.
+                self._nc.cancel_task_soon(user, task_id)
+
+
+def _new_suffix(emitted: str, output: str) -> str:
+    if output.startswith(emitted):
+        return output[len(emitted):]
+    # Text already shown cannot be taken back; a provider that rewrote it would garble the answer.
+    log.warning("Nextcloud task output no longer starts with the text already sent; ignoring the change")
+    return ""
+
+
+def _failure_message(task: dict, status: int) -> str:
+    if status == STATUS_CANCELLED:
+        return "The Nextcloud text processing task was cancelled"
+    # Nextcloud <= 32 keeps the provider's error message to itself; newer versions may send it.
+    message = task.get("errorMessage")
+    if isinstance(message, str) and message.strip():
+        return f"Nextcloud's text processing failed: {message.strip()[:500]}"
+    return "Nextcloud's text processing failed (see the Nextcloud log for the provider's error)"

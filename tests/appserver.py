@@ -1,0 +1,120 @@
+"""Runs the real ExApp under uvicorn on a loopback port, in the test's event loop, and talks to it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from assistant_stream.app import create_app
+from assistant_stream.services import Services
+
+APP_SECRET = "test-app-secret-3b1f0c9a-not-for-production"
+APP_VERSION = "1.0.0"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def appapi_headers(user: str, secret: str = APP_SECRET, app_id: str = "assistant_stream") -> dict[str, str]:
+    """The headers AppAPI's proxy adds to every request it forwards."""
+    return {
+        "AA-VERSION": "32.0.0",
+        "EX-APP-ID": app_id,
+        "EX-APP-VERSION": APP_VERSION,
+        "AUTHORIZATION-APP-API": base64.b64encode(f"{user}:{secret}".encode()).decode(),
+        "AA-REQUEST-ID": "test-request",
+    }
+
+
+@dataclass
+class RunningApp:
+    url: str
+    app: FastAPI
+    environ: dict[str, str]
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    @property
+    def services(self) -> Services:
+        return self.app.state.services
+
+    def client(self, user: str = "alice", *, timeout: float = 15.0) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(base_url=self.url, headers=appapi_headers(user), timeout=timeout,
+                                   trust_env=False)
+        self.clients.append(client)
+        return client
+
+    def anonymous(self) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(base_url=self.url, timeout=15.0, trust_env=False)
+        self.clients.append(client)
+        return client
+
+    async def stop(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(self.task, 30)
+
+
+def base_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        "APP_ID": "assistant_stream", "APP_SECRET": APP_SECRET, "APP_VERSION": APP_VERSION,
+        "APP_HOST": "127.0.0.1", "APP_PERSISTENT_STORAGE": str(tmp_path / "data"),
+        **extra,
+    }
+
+
+async def start_app(environ: dict[str, str], **create_kwargs: Any) -> RunningApp:
+    port = free_port()
+    environ = {**environ, "APP_PORT": str(port)}
+    app = create_app(environ=environ, **create_kwargs)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None,
+                            access_log=False, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    # The test loop owns the signals; uvicorn must not install its own handlers.
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    else:
+        raise RuntimeError("app did not start")
+    return RunningApp(f"http://127.0.0.1:{port}", app, environ, server, task)
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[int | None, dict[str, Any]]]:
+    """(id, payload) for each event of an SSE response, in order (comments skipped)."""
+    event_id: int | None = None
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if line == "":
+            if data:
+                yield event_id, json.loads("\n".join(data))
+            event_id, data = None, []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("id:"):
+            event_id = int(line[3:].strip())
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip(" "))
+    if data:
+        yield event_id, json.loads("\n".join(data))
