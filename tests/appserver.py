@@ -54,8 +54,8 @@ class RunningApp:
         return self.app.state.services
 
     def client(self, user: str = "alice", *, timeout: float = 15.0) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=self.url, headers=appapi_headers(user), timeout=timeout,
-                                   trust_env=False)
+        client = httpx.AsyncClient(base_url=self.url, headers=appapi_headers(user, self.environ["APP_SECRET"]),
+                                   timeout=timeout, trust_env=False)
         self.clients.append(client)
         return client
 

@@ -1,0 +1,38 @@
+/**
+ * ClientConfig (docs/api.md): read once from the initial state
+ * (`loadState('app_api', 'config')`), with safe defaults when it is missing.
+ */
+import { loadState } from '@nextcloud/initial-state'
+
+export const APP_ID = 'assistant_stream'
+
+const DEFAULTS = Object.freeze({
+	appId: APP_ID,
+	version: '',
+	local: false,
+	isAdmin: false,
+	apiBase: null,
+	delivery: { mode: 'poll', streamBase: null, reason: '' },
+	engine: null,
+	model: null,
+})
+
+let cached = null
+
+/**
+ * @return {object} the ClientConfig of this page
+ */
+export function getConfig() {
+	if (cached === null) {
+		let state = null
+		try {
+			state = loadState('app_api', 'config', null)
+		} catch (e) {
+			console.warn('assistant_stream: could not read the initial state', e)
+		}
+		const merged = { ...DEFAULTS, ...(state && typeof state === 'object' ? state : {}) }
+		merged.delivery = { ...DEFAULTS.delivery, ...(merged.delivery || {}) }
+		cached = merged
+	}
+	return cached
+}
