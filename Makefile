@@ -58,15 +58,15 @@ run: install frontend $(SECRET_FILE) ## run the ExApp on 127.0.0.1:23000 (SQLite
 	$(if $(NEXTCLOUD_URL),NEXTCLOUD_URL=$(NEXTCLOUD_URL)) $(PY) -m assistant_stream
 
 test: system-deps install frontend ## install everything needed and run the whole test suite
-	$(VENV)/bin/ruff check lib tests tools bench
+	$(VENV)/bin/ruff check lib tests tools $(wildcard bench)
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 test-fast: install ## the suite without browser tests
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser"
 
 lint: install ## ruff
-	$(VENV)/bin/ruff check lib tests tools bench
-	$(VENV)/bin/ruff format --check lib tests tools bench || true
+	$(VENV)/bin/ruff check lib tests tools $(wildcard bench)
+	$(VENV)/bin/ruff format --check lib tests tools $(wildcard bench) || true
 
 register: $(SECRET_FILE) ## register the running app with a local Nextcloud (manual_install; OCC=path/to/occ)
 	$(OCC) app_api:daemon:register manual_install "Manual Install" manual-install http $(APP_HOST) http://localhost || true
