@@ -166,3 +166,34 @@ async def test_not_configured_is_a_clear_400(app_factory) -> None:
               await c.get("/chat/stream", params={"sessionId": sid, "messageId": mid})):
         assert r.status_code == 400
         assert r.json()["code"] == "not_configured" and "streaming_api_url" in r.json()["error"]
+
+
+async def test_a_refused_regeneration_keeps_the_old_answer(app_factory, scripted_provider: ScriptedProvider) -> None:
+    scripted_provider.always(openai_stream(["kept"]))
+    app = await app_factory(STREAMING_API_URL=scripted_provider.chat_url, MAX_STARTS_PER_MINUTE="1")
+    c = app.client("alice")
+    sid, _ = await new_chat(c)
+    first = (await c.get("/chat/generate", params={"sessionId": sid})).json()
+    await wait_done(c, sid, first["taskId"])
+    r = await c.get("/chat/regenerate", params={"sessionId": sid, "messageId": first["taskId"]})
+    assert r.status_code == 429 and r.headers["retry-after"]
+    contents = [m["content"] for m in (await c.get("/chat/messages", params={"sessionId": sid})).json()]
+    assert contents == ["Hello there", "kept"]
+
+
+async def test_regeneration_refused_for_lack_of_provider_keeps_the_old_answer(
+        app_factory, scripted_provider: ScriptedProvider, nextcloud) -> None:
+    scripted_provider.always(openai_stream(["kept"]))
+    nextcloud.add_user("alice")
+    nextcloud.set_appconfig("streaming_api_url", scripted_provider.chat_url)
+    nextcloud.set_appconfig("taskprocessing_fallback", "0")
+    app = await app_factory(nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret, config_ttl=0.0)
+    c = app.client("alice")
+    sid, _ = await new_chat(c)
+    first = (await c.get("/chat/generate", params={"sessionId": sid})).json()
+    await wait_done(c, sid, first["taskId"])
+    nextcloud.set_appconfig("streaming_api_url", "")  # the admin removes the provider
+    r = await c.get("/chat/regenerate", params={"sessionId": sid, "messageId": first["taskId"]})
+    assert r.status_code == 400 and r.json()["code"] == "not_configured"
+    contents = [m["content"] for m in (await c.get("/chat/messages", params={"sessionId": sid})).json()]
+    assert contents == ["Hello there", "kept"]

@@ -200,9 +200,7 @@ class GenerationManager:
         async with self._start_lock:
             if session_id in self._by_session:
                 raise SessionBusy()
-            self._check_limits(user_id, await self._config.get())
-            await self._storage.delete_message(user_id, session_id, message_id)
-            return await self._start_answer(user_id, session_id, human)
+            return await self._start_answer(user_id, session_id, human, replaces=message_id)
 
     async def title(self, user_id: str, session_id: int) -> Generation:
         await self._storage.get_session(user_id, session_id)
@@ -223,10 +221,14 @@ class GenerationManager:
             self._launch(gen, engine, prompt)
             return gen
 
-    async def _start_answer(self, user_id: str, session_id: int, human: dict[str, Any]) -> Generation:
+    async def _start_answer(self, user_id: str, session_id: int, human: dict[str, Any], *,
+                            replaces: int | None = None) -> Generation:
         settings = await self._config.get()
         self._check_limits(user_id, settings)
         engine = await self._engine_for(settings, user_id)
+        if replaces is not None:
+            # Only once nothing can refuse the new answer: a refused regeneration keeps the old one.
+            await self._storage.delete_message(user_id, session_id, replaces)
         history = await self._storage.history(session_id, human["id"] + 1, settings.history_length)
         messages = build_prompt(history, settings)
         model = settings.streaming_model if engine.name == "stream" else "nextcloud"
