@@ -66,7 +66,6 @@ test-fast: install ## the suite without browser tests
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check lib tests tools $(wildcard bench)
-	$(VENV)/bin/ruff format --check lib tests tools $(wildcard bench) || true
 
 register: $(SECRET_FILE) ## register the running app with a local Nextcloud (manual_install; OCC=path/to/occ)
 	$(OCC) app_api:daemon:register manual_install "Manual Install" manual-install http $(APP_HOST) http://localhost || true

@@ -178,13 +178,14 @@ async def generate_title(request: Request, user: str, p: dict[str, Any]) -> Any:
 @route("GET", "/chat/check_title_generation", [P("taskId"), ap.session_id()], extra_status=(417,))
 async def check_title_generation(request: Request, user: str, p: dict[str, Any]) -> Any:
     s = services(request)
-    session = await s.storage.get_session(user, p["sessionId"])
+    await s.storage.get_session(user, p["sessionId"])  # 404 before anything else is told
     gen = s.generations.title_for(p["sessionId"])
     if gen is not None and not gen.finished:
         return json({"task_status": 2, "task_output": gen.text}, 417)
     if gen is not None and gen.status == "error" and gen.error is not None:
         return json({"error": gen.error.message, "code": gen.error.code}, 400)
-    return {"sessionTitle": session["title"]}
+    # Read only now: a title read before the generation finished would be the old one.
+    return {"sessionTitle": (await s.storage.get_session(user, p["sessionId"]))["title"]}
 
 
 @route("POST", "/chat/stop", [ap.session_id(), ap.message_id()])
