@@ -7,6 +7,9 @@ COPY vite.config.js ./
 COPY src ./src
 RUN npm run build
 
+# HaRP reaches ExApps through an frp client inside the container (ex_app/start.sh starts it).
+FROM docker.io/fatedier/frpc:v0.61.1 AS frpc
+
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     APP_PERSISTENT_STORAGE=/nc_app_assistant_stream_data
@@ -17,6 +20,7 @@ RUN pip install --no-compile . && rm -rf /root/.cache
 COPY appinfo ./appinfo
 COPY ex_app ./ex_app
 COPY --from=frontend /build/js ./js
+COPY --from=frpc /usr/bin/frpc /usr/local/bin/frpc
 RUN useradd --system --uid 10001 --home-dir /app exapp \
     && mkdir -p "$APP_PERSISTENT_STORAGE" && chown exapp "$APP_PERSISTENT_STORAGE"
 USER exapp
@@ -24,4 +28,4 @@ USER exapp
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-m", "assistant_stream.healthcheck"]
 EXPOSE 23000
-CMD ["python", "-m", "assistant_stream"]
+CMD ["/app/ex_app/start.sh"]

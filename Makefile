@@ -76,7 +76,7 @@ unregister: ## remove the app from a local Nextcloud
 	$(OCC) app_api:app:unregister assistant_stream --force
 
 docker: ## build the container image
-	docker build -t nextcloud/assistant_stream:1.0.0 .
+	docker build -t ghcr.io/nextcloud/assistant_stream:1.0.0 .
 
 bench: install ## the relay benchmark (writes bench/results/ and docs/performance.md)
 	$(PIP) install -q -e '.[bench]'

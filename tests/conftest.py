@@ -13,7 +13,7 @@ from tests.appserver import RunningApp, base_environ, start_app
 if TYPE_CHECKING:
     from tests.scripted_provider import ScriptedProvider
 
-pytest_plugins = ["tests.pg", "tests.scripted_provider", "tests.nextcloud_double"]
+pytest_plugins = ["tests.pg", "tests.scripted_provider", "tests.nextcloud_double", "tests.proxy_doubles"]
 
 API_KEY = "sk-test-9f8e7d6c5b4a-distinctive-key"
 

@@ -77,7 +77,8 @@ def test_environment_variables_cover_every_setting(info: ET.Element) -> None:
     variables = info.findall("external-app/environment-variables/variable")
     names = [text(v, "name") for v in variables]
     assert len(names) == len(set(names))
-    assert set(names) == {env_name(k) for k in SETTING_KEYS} | {"DATABASE_URL", "LOCAL_MODE"}
+    assert set(names) == {env_name(k) for k in SETTING_KEYS} | set(generator().EXTRA_ENV)
+    assert {"DATABASE_URL", "LOCAL_MODE", "LOG_LEVEL"} <= set(names)
     for v in variables:
         assert text(v, "display-name") and text(v, "description")
         # A default would be passed to the container and, as an env var, override the admin form.

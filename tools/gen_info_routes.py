@@ -24,6 +24,10 @@ EXTRA_ENV: dict[str, tuple[str, str]] = {
         "Never set this in a container: it lets anyone who reaches the app's port on loopback in as one "
         "local user. Only for `make run` on a developer machine.",
     ),
+    "LOG_LEVEL": ("Log level", "DEBUG, INFO (default), WARNING or ERROR. Secrets are never logged at any level."),
+    "HTTPS_PROXY": ("HTTPS proxy", "Outgoing proxy for calls to the AI provider (httpx honours HTTPS_PROXY)."),
+    "HTTP_PROXY": ("HTTP proxy", "Outgoing proxy for plain-HTTP providers."),
+    "NO_PROXY": ("No proxy", "Hosts reached without the proxy, e.g. a local Ollama."),
 }
 
 

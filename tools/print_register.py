@@ -44,8 +44,10 @@ To attach it to a Nextcloud on this machine (AppAPI installed), run as the web s
   occ app_api:app:register {APP_ID} manual_install --wait-finish --json-info {shlex.quote(info)}
 Then configure the provider (Nextcloud 32-34; on 35 `occ config:app:set` works too):
   occ app_api:app:config:set {APP_ID} streaming_api_url --value="https://api.openai.com/v1"
-  occ app_api:app:config:set {APP_ID} streaming_api_key --value="sk-..." --sensitive=1
   occ app_api:app:config:set {APP_ID} streaming_model --value="gpt-4o-mini"
+  occ app_api:app:config:delete {APP_ID} streaming_api_key   # created empty and encrypted on enable
+  occ app_api:app:config:set {APP_ID} streaming_api_key --value="sk-..." --sensitive=1
+(Existing keys change with --update-only; details in docs/configuration.md.)
 (The secret above is stored in {args.secret_file}; keep it private. Restart with NEXTCLOUD_URL=... make run
  so the app can call Nextcloud back.)
 """, flush=True)

@@ -64,6 +64,9 @@ class Settings:
     history_max_chars: int = 32_000
     connect_timeout: float = 10.0
     request_timeout: float = 120.0  # first byte, and idle time between two chunks
+    # A whole answer's limit: keep-alive comments reset the idle timeout, so a provider that sends only
+    # those would otherwise hold a generation (and the user's concurrency slot) forever.
+    answer_timeout: float = 900.0
     max_answer_chars: int = 200_000
     max_concurrent_per_user: int = 3
     max_starts_per_minute: int = 20

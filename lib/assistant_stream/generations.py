@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .config import ConfigStore, Settings
-from .errors import AppError, NotFound, RateLimited, SessionBusy, StorageError
+from .errors import AppError, NotFound, ProviderTimeout, RateLimited, SessionBusy, StorageError
 from .eventlog import MemoryEventLog
 from .events import ChatMessage, Finish, ProviderEvent, ReasoningDelta, TextDelta, Usage
 
@@ -48,6 +48,7 @@ class Generation:
     reply_to: int | None  # the human message answered
     model: str
     engine: str
+    deadline: float = 900.0  # seconds the whole answer may take
     started_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
     last_token_at: float | None = None
@@ -216,7 +217,8 @@ class GenerationManager:
                 raise NotFound("There is nothing to title yet", code="nothing_to_title")
             prompt = [ChatMessage("system", TITLE_PROMPT), ChatMessage("user", convo)]
             gen = Generation(key=title_key(session_id), kind="title", user_id=user_id, session_id=session_id,
-                             message_id=None, reply_to=None, model=settings.streaming_model, engine=engine.name)
+                             message_id=None, reply_to=None, model=settings.streaming_model, engine=engine.name,
+                             deadline=settings.answer_timeout)
             self._titles[session_id] = gen
             self._launch(gen, engine, prompt)
             return gen
@@ -229,13 +231,14 @@ class GenerationManager:
         if replaces is not None:
             # Only once nothing can refuse the new answer: a refused regeneration keeps the old one.
             await self._storage.delete_message(user_id, session_id, replaces)
-        history = await self._storage.history(session_id, human["id"] + 1, settings.history_length)
+        history = await self._storage.history(session_id, human["id"] + 1, max(1, settings.history_length))
         messages = build_prompt(history, settings)
         model = settings.streaming_model if engine.name == "stream" else "nextcloud"
         message = await self._storage.add_message(user_id, session_id, "assistant", "", None,
                                                   status="generating", reply_to=human["id"], model=model)
         gen = Generation(key=answer_key(message["id"]), kind="answer", user_id=user_id, session_id=session_id,
-                         message_id=message["id"], reply_to=human["id"], model=model, engine=engine.name)
+                         message_id=message["id"], reply_to=human["id"], model=model, engine=engine.name,
+                         deadline=settings.answer_timeout)
         self._by_session[session_id] = gen
         self._per_user[user_id] += 1
         self._starts[user_id].append(time.monotonic())
@@ -267,29 +270,14 @@ class GenerationManager:
 
     async def _run(self, gen: Generation, engine: Engine, messages: list[ChatMessage]) -> None:
         stream = engine.stream(gen.user_id, messages)
-        append = self._log.append
         try:
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    now = time.monotonic()
-                    if gen.first_token_at is None:
-                        gen.first_token_at = now
-                    gen.last_token_at = now
-                    gen.chunks += 1
-                    gen.text_parts.append(event.text)
-                    gen.text_len += len(event.text)
-                    gen.dirty = True
-                    append(gen.key, "chunk", event.text)
-                elif isinstance(event, ReasoningDelta):
-                    gen.reasoning_parts.append(event.text)
-                    gen.reasoning_len += len(event.text)
-                    gen.dirty = True
-                    append(gen.key, "reasoning", event.text)
-                elif isinstance(event, Usage):
-                    gen.usage = event
-                elif isinstance(event, Finish):
-                    gen.finish_reason = event.reason
+            async with asyncio.timeout(gen.deadline):
+                await self._consume(gen, stream)
             gen.status = "done"
+        except TimeoutError:
+            gen.status = "error"
+            gen.error = ProviderTimeout(f"The answer took longer than {gen.deadline:g} s and was cut off",
+                                        partial=gen.chunks > 0)
         except asyncio.CancelledError:
             gen.status = "cancelled" if gen.stop_requested else "interrupted"
         except AppError as exc:
@@ -307,6 +295,29 @@ class GenerationManager:
             self._finishing.add(finishing)
             finishing.add_done_callback(self._finishing.discard)
             await asyncio.shield(finishing)
+
+    async def _consume(self, gen: Generation, stream: AsyncIterator[ProviderEvent]) -> None:
+        append = self._log.append
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                now = time.monotonic()
+                if gen.first_token_at is None:
+                    gen.first_token_at = now
+                gen.last_token_at = now
+                gen.chunks += 1
+                gen.text_parts.append(event.text)
+                gen.text_len += len(event.text)
+                gen.dirty = True
+                append(gen.key, "chunk", event.text)
+            elif isinstance(event, ReasoningDelta):
+                gen.reasoning_parts.append(event.text)
+                gen.reasoning_len += len(event.text)
+                gen.dirty = True
+                append(gen.key, "reasoning", event.text)
+            elif isinstance(event, Usage):
+                gen.usage = event
+            elif isinstance(event, Finish):
+                gen.finish_reason = event.reason
 
     async def _finish(self, gen: Generation) -> None:
         try:
