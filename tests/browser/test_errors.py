@@ -1,0 +1,70 @@
+"""Issue #5: provider failures are shown in words a user understands; a broken stream keeps its partial text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page
+
+from tests.appserver import RunningApp
+from tests.browser.pageutil import ANSWER, STREAMING, answer_requests, content_of, open_chat, send, wait_answer
+from tests.conftest import API_KEY, AppFactory
+from tests.scripted_provider import DROP, ScriptedProvider, ScriptedResponse, Sleep, chat_chunk, error_response, sse
+
+pytestmark = pytest.mark.browser
+
+
+async def test_rejected_api_key_is_explained(page: Page, app_factory: AppFactory,
+                                             scripted_provider: ScriptedProvider, artifacts: Path) -> None:
+    app = await app_factory(LOCAL_MODE="1", STREAMING_API_URL=scripted_provider.chat_url,
+                            STREAMING_MODEL="test-model", STREAMING_API_KEY=API_KEY)
+    scripted_provider.always(error_response(401, {"error": {
+        "message": f"Incorrect API key provided: {API_KEY}. You can find your API key at "
+                   "https://platform.openai.com/account/api-keys.",
+        "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}))
+    await open_chat(page, app.url)
+    await send(page, "Hello?")
+
+    failed = await wait_answer(page, "error")
+    note = failed.locator("[data-test=error]")
+    assert await note.get_attribute("data-code") == "provider_auth"
+    text = await note.inner_text()
+    await page.screenshot(path=str(artifacts / "error-api-key.png"))
+    assert "The AI provider rejected the API key." in text
+    assert "administrator" in text and "API key" in text
+    assert "HTTP 401" in text  # the provider's own words, for whoever has to fix it
+    assert API_KEY not in await page.locator("body").inner_text()
+    assert await page.locator(STREAMING).count() == 0
+    assert await page.locator("[data-test=chat-input]").is_enabled()
+    assert scripted_provider.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
+
+    # What was stored says the same after a reload.
+    await page.reload()
+    note = (await wait_answer(page, "error")).locator("[data-test=error]")
+    assert "API key" in await note.inner_text()
+
+
+async def test_dropped_stream_keeps_partial_text_with_error(page: Page, local_app: RunningApp,
+                                                        scripted_provider: ScriptedProvider, artifacts: Path) -> None:
+    body = [sse(chat_chunk("", role="assistant")), sse(chat_chunk("The first half ")),
+            sse(chat_chunk("of an answer")), Sleep(1.0), DROP]
+    scripted_provider.always(ScriptedResponse(body=body, delay=0.1))
+    await open_chat(page, local_app.url)
+    await send(page, "Tell me a story")
+
+    await page.locator(f"{STREAMING} [data-test=message-content]", has_text="The first half").wait_for()
+    failed = await wait_answer(page, "error")
+    assert await content_of(failed) == "The first half of an answer"
+    await page.screenshot(path=str(artifacts / "error-dropped-stream.png"))
+    note = failed.locator("[data-test=error]")
+    assert await note.is_visible()
+    assert await note.get_attribute("data-code") not in (None, "", "unknown")
+    assert len(await note.inner_text()) > 20
+    assert len(answer_requests(scripted_provider)) == 1  # a partial answer is never silently retried
+    assert await page.locator(ANSWER).count() == 1
+
+    await page.reload()
+    failed = await wait_answer(page, "error")
+    assert await content_of(failed) == "The first half of an answer"
+    assert await failed.locator("[data-test=error]").is_visible()
