@@ -32,7 +32,11 @@ async def require_admin(request: Request) -> Services:
     return s
 
 
-@router.get("/admin/status", openapi_extra=ap.openapi("GET", []), response_class=JSONResponse)
+@router.get("/admin/status", openapi_extra=ap.openapi("GET", [], ok={
+    "type": "object", "required": ["settings", "delivery", "engine", "nextcloud"],
+    "properties": {"settings": {"type": "object"}, "delivery": {"type": "object"},
+                   "nextcloud": {"type": "object", "properties": {"reachable": {"type": "boolean"}}}}}),
+    response_class=JSONResponse)
 async def status(request: Request) -> Any:
     s = await require_admin(request)
     settings = await s.config.get()
@@ -45,7 +49,10 @@ async def status(request: Request) -> Any:
     }, headers={"Cache-Control": "no-cache"})
 
 
-@router.post("/admin/test_connection", openapi_extra=ap.openapi("POST", []), response_class=JSONResponse)
+@router.post("/admin/test_connection", openapi_extra=ap.openapi("POST", [], ok={
+    "type": "object", "required": ["ok", "summary", "checks"],
+    "properties": {"ok": {"type": "boolean"}, "summary": {"type": "string"}, "checks": {"type": "object"}}}),
+    response_class=JSONResponse)
 async def test_connection(request: Request) -> Any:
     s = await require_admin(request)
     settings = await s.config.get()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,9 @@ from .errors import AppError, BadRequest, PayloadTooLarge
 
 MAX_ID = 2**53 - 1  # what a browser's JSON numbers hold exactly
 MAX_BODY = 256 * 1024
+# ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then rejects or reinterprets.
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +65,91 @@ ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}, "c
                 "required": ["error"]}
 
 
-def openapi(verb: str, params: Sequence[P], *, extra_status: Sequence[int] = ()) -> dict[str, Any]:
-    """``openapi_extra`` for a route: query parameters, and a JSON body for verbs that carry one."""
+# --- response schemas (docs/api.md "Records"); the fuzz test checks every response against them ---
+
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+SESSION_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["id", "user_id", "title", "timestamp"],
+    "properties": {"id": {"type": "integer"}, "user_id": {"type": "string"}, "title": _nullable("string"),
+                   "timestamp": {"type": "integer"}}}
+MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "session_id", "role", "content", "timestamp", "reasoning", "status", "reply_to"],
+    "properties": {
+        "id": {"type": "integer"}, "session_id": {"type": "integer"},
+        "role": {"enum": ["human", "assistant", "system"]}, "content": {"type": "string"},
+        "timestamp": {"type": "integer"}, "reasoning": {"type": "string"},
+        "status": {"enum": ["generating", "done", "error", "cancelled", "interrupted"]},
+        "error": _nullable("string"), "finish_reason": _nullable("string"), "reply_to": _nullable("integer"),
+        "model": _nullable("string"), "prompt_tokens": _nullable("integer"),
+        "completion_tokens": _nullable("integer"), "total_tokens": _nullable("integer"),
+        "tokens_per_second": _nullable("number"), "sources": {"type": "string"},
+        "attachments": {"type": "string"}}}
+GENERATION_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["taskId", "messageId", "replyTo", "engine"],
+    "properties": {"taskId": {"type": "integer"}, "messageId": {"type": "integer"},
+                   "replyTo": {"type": "integer"}, "engine": {"enum": ["stream", "taskprocessing"]}}}
+EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "maxProperties": 0}
+RUNNING_SCHEMA: dict[str, Any] = {  # 417 of check_generation / check_title_generation
+    "type": "object", "required": ["task_status", "task_output"],
+    "properties": {"task_status": {"enum": [1, 2]}, "task_output": {"type": "string"},
+                   "message": MESSAGE_SCHEMA}}
+FAILED_SCHEMA: dict[str, Any] = {  # 400 of check_generation: the error plus the stored message
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "string"}, "code": {"type": "string"}, "message": MESSAGE_SCHEMA}}
+POLL_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["status", "done", "text", "cursor", "reasoning", "rcursor", "messageId"],
+    "properties": {"status": {"enum": ["generating", "done", "error", "cancelled", "interrupted"]},
+                   "done": {"type": "boolean"}, "text": {"type": "string"}, "cursor": {"type": "integer"},
+                   "reasoning": {"type": "string"}, "rcursor": {"type": "integer"},
+                   "messageId": _nullable("integer"), "replyTo": _nullable("integer"),
+                   "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}, "error": {"type": "string"},
+                   "code": {"type": "string"}, "title": {"type": "string"}}}
+# One Server-Sent Event of /chat/stream (the schema of a text/event-stream body describes each event);
+# `data` is JSON: started, a chunk or reasoning delta, or the final done / error.
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["data", "id"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$"}, "event": {"const": "message"},
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {
+            "type": "object", "anyOf": [
+                {"required": ["started", "messageId", "replyTo", "engine"],
+                 "properties": {"started": {"const": True}, "engine": {"enum": ["stream", "taskprocessing"]}}},
+                {"required": ["chunk"], "maxProperties": 1, "properties": {"chunk": {"type": "string"}}},
+                {"required": ["reasoning"], "maxProperties": 1, "properties": {"reasoning": {"type": "string"}}},
+                {"required": ["done", "message"], "properties": {
+                    "done": {"const": True}, "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}}},
+                {"required": ["error", "code"], "properties": {
+                    "error": {"type": "string"}, "code": {"type": "string"},
+                    "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}}},
+            ]}}}}
+STATUS_TEXT = {400: "Bad request", 401: "Not authenticated", 404: "Not found (or not this user's)",
+               413: "Too large", 417: "Still running", 429: "Limit reached (Retry-After)",
+               502: "Nextcloud or the AI provider failed", 503: "Database unavailable (Retry-After)"}
+
+
+def openapi(verb: str, params: Sequence[P], *, extra_status: Sequence[int] = (), ok: dict[str, Any] | None = None,
+            ok_media: str = "application/json", schemas: dict[int, dict[str, Any]] | None = None
+            ) -> dict[str, Any]:
+    """``openapi_extra`` for a route: query parameters, a JSON body for verbs that carry one, and every
+    status the route can answer with (``ok``: the 200 body, ``schemas``: bodies other than ERROR_SCHEMA)."""
+    statuses = {400, 401, 404, 503, *extra_status}  # 503: every route reads or writes the database
+    if verb != "GET" or any(p.type == "str" for p in params):
+        statuses.add(413)  # a body over MAX_BODY, or a text parameter over its max_len
+    responses: dict[str, Any] = {
+        "200": {"description": "OK", "content": {ok_media: {"schema": ok if ok is not None else {}}}}}
+    for code in sorted(statuses):
+        schema = (schemas or {}).get(code, ERROR_SCHEMA)
+        responses[str(code)] = {"description": STATUS_TEXT.get(code, "See docs/api.md"),
+                                "content": {"application/json": {"schema": schema}}}
     out: dict[str, Any] = {
+        # Required only for GET: other verbs may send any parameter in the JSON body instead.
         "parameters": [{"name": p.name, "in": "query", "required": p.required and verb == "GET",
                         "schema": p.schema()} for p in params],
-        "responses": {str(code): {"description": desc, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-                      for code, desc in ((400, "Bad request"), (401, "Not authenticated"), (404, "Not found"),
-                                         *((c, "See docs/api.md") for c in extra_status))},
+        "responses": responses,
     }
     if verb != "GET" and params:
         out["requestBody"] = {"required": False, "content": {"application/json": {"schema": {
@@ -99,7 +180,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if "json" not in request.headers.get("content-type", ""):
         return {}
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+    if length is not None and _DIGITS.fullmatch(length) and int(length) > MAX_BODY:
         raise PayloadTooLarge(f"Request body over {MAX_BODY // 1024} KB")
     raw = b""
     async for chunk in request.stream():
@@ -135,7 +216,7 @@ def _int(p: P, raw: Any) -> int:
         raise _bad(p, "an integer")
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw) < 20:
+    elif isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
         value = int(raw)
     else:
         raise _bad(p, "an integer")

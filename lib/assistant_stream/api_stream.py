@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 HEARTBEAT = 15.0  # seconds: below every common proxy's idle cut (nginx 60 s, Cloudflare ~100 s)
+# Text per write for a reader that fell behind. uvicorn buffers a whole write before it applies
+# back-pressure, so without a cap a slow reader would hold a copy of the entire rest of the answer.
+MAX_BATCH_CHARS = 64 * 1024
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 STREAM_PARAMS = [ap.session_id(), ap.message_id(required=False),
@@ -93,11 +96,21 @@ def _frame(event_id: int, payload: dict[str, Any]) -> str:
     return f"id: {event_id}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
+# The same text as json.dumps(x, separators=(",", ":")), without building a new encoder per call
+# (json.dumps does that whenever an argument differs from its defaults): this runs once per event.
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+_json_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
 def encode_events(events: list[Event]) -> str:
     """SSE text for a batch; consecutive chunks merge into one event carrying the last id.
 
     Merging is what keeps a relay that fell behind from falling further behind: one write per batch.
     """
+    if len(events) == 1 and events[0][1] in ("chunk", "reasoning"):
+        # The usual case while keeping up: one text event, framed without any generic JSON encoding.
+        event_id, kind, data = events[0]
+        return f'id: {event_id}\ndata: {{"{kind}":{_json_str(data)}}}\n\n'
     out: list[str] = []
     pending: list[str] = []
     pending_kind = ""
@@ -108,15 +121,26 @@ def encode_events(events: list[Event]) -> str:
             pending_kind, last_id = kind, event_id
             continue
         if pending:
-            out.append(_frame(last_id, {pending_kind: "".join(pending)}))
+            out.append(f'id: {last_id}\ndata: {{"{pending_kind}":{_json_str("".join(pending))}}}\n\n')
             pending = []
         if kind in ("chunk", "reasoning"):
             pending, pending_kind, last_id = [data], kind, event_id
         else:
-            out.append(_frame(event_id, data))
+            out.append(f"id: {event_id}\ndata: {_compact_json(data)}\n\n")
     if pending:
-        out.append(_frame(last_id, {pending_kind: "".join(pending)}))
+        out.append(f'id: {last_id}\ndata: {{"{pending_kind}":{_json_str("".join(pending))}}}\n\n')
     return "".join(out)
+
+
+def _bounded(events: list[Event]) -> list[Event]:
+    """The leading events holding up to MAX_BATCH_CHARS of text (always at least one event)."""
+    size = 0
+    for i, (_id, _kind, data) in enumerate(events):
+        if isinstance(data, str):
+            size += len(data)
+            if size > MAX_BATCH_CHARS and i > 0:
+                return events[:i]
+    return events
 
 
 async def _follow(s: Services, key: str, after: int) -> AsyncIterator[str]:
@@ -124,6 +148,10 @@ async def _follow(s: Services, key: str, after: int) -> AsyncIterator[str]:
     try:
         while True:
             events, closed = eventlog.read(key, after)
+            if len(events) > 1:
+                batch = _bounded(events)
+                if len(batch) < len(events):
+                    events, closed = batch, False  # the rest is sent once this batch has drained
             if events:
                 after = events[-1][0]
                 yield encode_events(events)
@@ -162,7 +190,9 @@ def _replay_stored(message: dict[str, Any], after: int) -> str:
     return encode_events(events)
 
 
-@router.get("/chat/stream", openapi_extra=ap.openapi("GET", STREAM_PARAMS), response_class=Response)
+@router.get("/chat/stream", openapi_extra=ap.openapi("GET", STREAM_PARAMS, extra_status=(429, 502),
+                                                    ok=ap.SSE_EVENT_SCHEMA, ok_media="text/event-stream"),
+            response_class=Response)
 async def stream(request: Request) -> Response:
     s = services(request)
     p = await ap.read(request, STREAM_PARAMS)
@@ -170,7 +200,8 @@ async def stream(request: Request) -> Response:
     if not p["title"] and p["messageId"] is None:
         raise BadRequest("Missing parameter messageId", code="missing_parameter")
     header = request.headers.get("last-event-id", "")
-    after = p["lastEventId"] or (int(header) if header.isdigit() and len(header) < 12 else 0)
+    # isascii: str.isdigit() accepts "²" (a latin-1 header byte), which int() refuses.
+    after = p["lastEventId"] or (int(header) if header.isascii() and header.isdigit() and len(header) < 12 else 0)
     key, _gen, stored = await _resolve(s, user, p, start=True)
     headers = {**SSE_HEADERS, **_cors(request, s)}
     if stored is not None and not s.eventlog.has(key):
@@ -210,7 +241,8 @@ def _poll_body(gen: Generation | None, message: dict[str, Any] | None, cursor: i
     return body
 
 
-@router.get("/chat/poll", openapi_extra=ap.openapi("GET", POLL_PARAMS), response_class=JSONResponse)
+@router.get("/chat/poll", openapi_extra=ap.openapi("GET", POLL_PARAMS, extra_status=(429, 502), ok=ap.POLL_SCHEMA),
+            response_class=JSONResponse)
 async def poll(request: Request) -> Response:
     s = services(request)
     p = await ap.read(request, POLL_PARAMS)
@@ -228,7 +260,10 @@ async def poll(request: Request) -> Response:
 TOKEN_PARAMS = [ap.session_id(), ap.message_id()]
 
 
-@router.post("/chat/stream_token", openapi_extra=ap.openapi("POST", TOKEN_PARAMS), response_class=JSONResponse)
+@router.post("/chat/stream_token", openapi_extra=ap.openapi("POST", TOKEN_PARAMS, ok={
+    "type": "object", "required": ["token", "expiresAt", "url"],
+    "properties": {"token": {"type": "string"}, "expiresAt": {"type": "integer"}, "url": {"type": "string"}}}),
+    response_class=JSONResponse)
 async def stream_token(request: Request) -> Response:
     s = services(request)
     user = current_user(request)

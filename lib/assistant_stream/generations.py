@@ -122,6 +122,9 @@ class GenerationManager:
         self._starts: dict[str, deque[float]] = defaultdict(deque)
         self._saver: asyncio.Task[None] | None = None
         self._finishing: set[asyncio.Future[None]] = set()
+        # Answers that ended while the database was unavailable, by message id, with the status and
+        # error they really ended with: the save loop writes them once the database answers again.
+        self._unsaved: dict[int, tuple[Generation, str, AppError | None]] = {}
         self._start_lock = asyncio.Lock()
         self._closing = False
 
@@ -143,6 +146,7 @@ class GenerationManager:
         if self._finishing:
             # Final saves run shielded from cancellation; the database must outlive them.
             await asyncio.wait(self._finishing, timeout=10)
+        await self._save_unsaved()  # a last try; what still fails is marked interrupted at the next start
         if self._saver is not None:
             self._saver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -158,7 +162,8 @@ class GenerationManager:
         return self._by_key.get(key)
 
     def for_message(self, message_id: int) -> Generation | None:
-        return self._by_key.get(answer_key(message_id))
+        unsaved = self._unsaved.get(message_id)
+        return self._by_key.get(answer_key(message_id)) or (unsaved[0] if unsaved else None)
 
     def for_session(self, session_id: int) -> Generation | None:
         return self._by_session.get(session_id)
@@ -189,6 +194,9 @@ class GenerationManager:
             existing = await self._storage.answer_to(user_id, session_id, human["id"])
             if existing is not None and existing["status"] != "generating":
                 return existing
+            if existing is not None and existing["id"] in self._unsaved:
+                # It ended and only its final save waits for the database: never answer twice.
+                return self._unsaved[existing["id"]][0]
             if live is not None:
                 raise SessionBusy()
             return await self._start_answer(user_id, session_id, human)
@@ -210,6 +218,9 @@ class GenerationManager:
             if live is not None and not live.finished:
                 return live
             settings = await self._config.get()
+            # A title costs a provider request like an answer: it counts against the start rate (not
+            # against the concurrent answers, so a title never waits for the user's other chats).
+            self._check_limits(user_id, settings, concurrency=False)
             engine = await self._engine_for(settings, user_id)
             messages = await self._storage.list_messages(user_id, session_id, 4, 0)
             convo = "\n\n".join(f"{m['role']}: {m['content'][:2000]}" for m in messages if m["content"])
@@ -220,6 +231,7 @@ class GenerationManager:
                              message_id=None, reply_to=None, model=settings.streaming_model, engine=engine.name,
                              deadline=settings.answer_timeout)
             self._titles[session_id] = gen
+            self._starts[user_id].append(time.monotonic())
             self._launch(gen, engine, prompt)
             return gen
 
@@ -228,14 +240,14 @@ class GenerationManager:
         settings = await self._config.get()
         self._check_limits(user_id, settings)
         engine = await self._engine_for(settings, user_id)
-        if replaces is not None:
-            # Only once nothing can refuse the new answer: a refused regeneration keeps the old one.
-            await self._storage.delete_message(user_id, session_id, replaces)
         history = await self._storage.history(session_id, human["id"] + 1, max(1, settings.history_length))
         messages = build_prompt(history, settings)
         model = settings.streaming_model if engine.name == "stream" else "nextcloud"
+        # The old answer of a regeneration goes in the same transaction as the new one is created, and
+        # only once nothing can refuse the new answer: a refused or failed regeneration keeps the old one.
         message = await self._storage.add_message(user_id, session_id, "assistant", "", None,
-                                                  status="generating", reply_to=human["id"], model=model)
+                                                  status="generating", reply_to=human["id"], model=model,
+                                                  replaces=replaces)
         gen = Generation(key=answer_key(message["id"]), kind="answer", user_id=user_id, session_id=session_id,
                          message_id=message["id"], reply_to=human["id"], model=model, engine=engine.name,
                          deadline=settings.answer_timeout)
@@ -245,10 +257,10 @@ class GenerationManager:
         self._launch(gen, engine, messages)
         return gen
 
-    def _check_limits(self, user_id: str, settings: Settings) -> None:
+    def _check_limits(self, user_id: str, settings: Settings, *, concurrency: bool = True) -> None:
         if self._closing:
             raise StorageError("The app is shutting down, try again in a moment", code="shutting_down")
-        if self._per_user[user_id] >= max(1, settings.max_concurrent_per_user):
+        if concurrency and self._per_user[user_id] >= max(1, settings.max_concurrent_per_user):
             raise RateLimited(f"You already have {self._per_user[user_id]} answers being generated; "
                               "wait for one to finish", code="too_many_generations", retry_after=5)
         window = self._starts[user_id]
@@ -327,6 +339,8 @@ class GenerationManager:
                 await self._save_title(gen)
         except AppError as exc:
             log.error("Could not save generation %s: %s", gen.key, exc.message)
+            if gen.kind == "answer" and isinstance(exc, StorageError) and gen.message_id is not None:
+                self._unsaved[gen.message_id] = (gen, gen.status, gen.error)
             if gen.status != "error":
                 gen.status, gen.error = "error", exc
         finally:
@@ -341,19 +355,22 @@ class GenerationManager:
                 if self._per_user[gen.user_id] <= 0:
                     del self._per_user[gen.user_id]
 
-    async def _save_final(self, gen: Generation) -> dict[str, Any] | None:
+    async def _save_final(self, gen: Generation, outcome: tuple[str, AppError | None] | None = None,
+                          *, tries: int = 3) -> dict[str, Any] | None:
+        """Store the answer with ``outcome`` (status, error), by default the generation's own."""
         usage = gen.usage
-        for attempt in range(3):
+        status, error = outcome if outcome is not None else (gen.status, gen.error)
+        for attempt in range(tries):
             try:
                 return await self._storage.finish_message(
-                    gen.message_id, status=gen.status, content=gen.text, reasoning=gen.reasoning,
-                    finish_reason=gen.finish_reason, error=gen.error.message if gen.error else None,
+                    gen.message_id, status=status, content=gen.text, reasoning=gen.reasoning,
+                    finish_reason=gen.finish_reason, error=error.message if error else None,
                     prompt_tokens=usage.prompt_tokens if usage else None,
                     completion_tokens=usage.completion_tokens if usage else None,
                     total_tokens=usage.total_tokens if usage else None,
                     tokens_per_second=gen.tokens_per_second())
             except StorageError:
-                if attempt == 2:
+                if attempt == tries - 1:
                     raise
                 await asyncio.sleep(0.5 * (attempt + 1))
         return None
@@ -391,6 +408,20 @@ class GenerationManager:
                 except Exception:
                     gen.dirty = True
                     log.exception("Could not save progress of %s", gen.key)
+            await self._save_unsaved()
+
+    async def _save_unsaved(self) -> None:
+        """Write answers whose final save failed, as they really ended, once the database is back."""
+        for message_id, (gen, status, error) in list(self._unsaved.items()):
+            try:
+                gen.final_message = await self._save_final(gen, (status, error), tries=1)
+            except AppError:
+                continue  # still unavailable; the outage itself was logged when the save first failed
+            except Exception:
+                log.exception("Could not save %s", gen.key)
+                continue
+            self._unsaved.pop(message_id, None)
+            log.info("Saved %s now that the database answers again", gen.key)
 
     # --- stopping --------------------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ def task_status(value: Any) -> int:
     if isinstance(value, int):
         return value if STATUS_UNKNOWN <= value <= STATUS_CANCELLED else STATUS_UNKNOWN
     if isinstance(value, str):
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return task_status(int(value))
         return _STATUS_BY_NAME.get(value.upper(), STATUS_UNKNOWN)
     return STATUS_UNKNOWN

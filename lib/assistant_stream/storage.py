@@ -263,7 +263,10 @@ class Storage:
 
     async def add_message(self, user_id: str, session_id: int, role: str, content: str,
                           timestamp: int | None = None, *, status: str = "done",
-                          reply_to: int | None = None, model: str | None = None) -> dict[str, Any]:
+                          reply_to: int | None = None, model: str | None = None,
+                          session_title: str | None = None, replaces: int | None = None) -> dict[str, Any]:
+        """Insert a message; in the same transaction optionally set the session's title and delete the
+        message it replaces (a regenerated answer), so a failure half-way leaves the database as it was."""
         if role not in ROLES:
             raise BadRequest(f"The role must be one of {', '.join(ROLES)}")
         if status not in STATUSES:
@@ -273,14 +276,26 @@ class Storage:
         ts = now if timestamp is None else _int(timestamp, "timestamp")
         if reply_to is not None:
             reply_to = _id(reply_to, "Message")
+        if session_title is not None:
+            session_title = _text(session_title, what="title", limit=MAX_TITLE)
+        if replaces is not None:
+            replaces = _id(replaces, "Message")
 
         async def run(conn: AsyncConnection) -> dict[str, Any]:
             await self._session(conn, user_id, session_id)
+            if replaces is not None:
+                gone = await conn.execute(delete(messages).where(messages.c.id == replaces,
+                                                                 messages.c.session_id == session_id))
+                if gone.rowcount == 0:
+                    raise NotFound("Message not found")
             new_id = (await conn.execute(insert(messages).values(
                 session_id=session_id, role=role, content=content, reasoning="", status=status,
                 reply_to=reply_to, model=model, timestamp=ts, created_at=now, updated_at=now,
             ).returning(messages.c.id))).scalar_one()
-            await conn.execute(update(sessions).where(sessions.c.id == session_id).values(updated_at=now))
+            session_values: dict[str, Any] = {"updated_at": now}
+            if session_title is not None:
+                session_values["title"] = session_title
+            await conn.execute(update(sessions).where(sessions.c.id == session_id).values(**session_values))
             message = await self._message_by_id(conn, new_id)
             assert message is not None
             return message
