@@ -35,7 +35,9 @@ def main() -> None:
         logging.getLogger(__name__).warning(
             "LOCAL MODE: single-user chat at http://%s:%d/ without Nextcloud (never use this in production)",
             env.app_host, env.app_port)
-    kwargs: dict = {"factory": True, "log_config": None, "timeout_graceful_shutdown": 15,
+    # Open streams get 4 s to end, then generations 5 s (app.py): 9 s, inside Docker's default 10 s stop
+    # timeout, after which a SIGKILL would leave only the last saved second of an answer.
+    kwargs: dict = {"factory": True, "log_config": None, "timeout_graceful_shutdown": 4,
                     "lifespan": "on", "proxy_headers": False}
     if env.under_harp:
         sock = os.environ.get("HP_EXAPP_SOCK", "/tmp/exapp.sock")  # noqa: S108 (HaRP/nc_py_api convention)

@@ -43,7 +43,7 @@ def assets_root() -> Path:
 
 def create_app(env: AppEnv | None = None, *, environ: Mapping[str, str] | None = None,
                nextcloud: Any | None = None, config_ttl: float = 10.0, save_interval: float = 1.0,
-               shutdown_grace: float = 10.0) -> FastAPI:
+               shutdown_grace: float = 5.0) -> FastAPI:
     """The ASGI app. ``environ`` (default: os.environ) supplies both AppEnv and the env-var settings."""
     env = env or AppEnv.from_environ(dict(environ) if environ is not None else None)
 
