@@ -6,7 +6,9 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,3 +120,34 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[int | None
             data.append(line[5:].lstrip(" "))
     if data:
         yield event_id, json.loads("\n".join(data))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def spawn_app(tmp_path: Path, port: int, env_extra: dict[str, str], *,
+                    merge_output: bool = False) -> asyncio.subprocess.Process:
+    """The app as its own process (`python -m assistant_stream`), answering /heartbeat.
+
+    Output goes to ``proc.stderr`` (``merge_output``: stdout and stderr together on ``proc.stdout``).
+    """
+    env = {**os.environ, "APP_ID": "assistant_stream", "APP_SECRET": APP_SECRET, "APP_VERSION": APP_VERSION,
+           "APP_HOST": "127.0.0.1", "APP_PORT": str(port), "APP_PERSISTENT_STORAGE": str(tmp_path / "data"),
+           "NEXTCLOUD_URL": "http://127.0.0.1:9", **env_extra}
+    env.pop("LOCAL_MODE", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "assistant_stream", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE if merge_output else asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.STDOUT if merge_output else asyncio.subprocess.PIPE)
+    async with httpx.AsyncClient(trust_env=False) as probe:
+        for _ in range(300):
+            try:
+                if (await probe.get(f"http://127.0.0.1:{port}/heartbeat")).status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                pass
+            if proc.returncode is not None:
+                output = proc.stdout if merge_output else proc.stderr
+                raise AssertionError((await output.read()).decode()[-2000:] if output else "app exited")
+            await asyncio.sleep(0.05)
+    raise AssertionError("app did not start")

@@ -133,6 +133,7 @@ class Forwarded:
     user: str
     started: float  # monotonic, when the proxy began forwarding
     headers: dict[str, str]  # what the ExApp was sent (lower-case names)
+    query: str = ""  # the query string, without "?"
 
 
 class ProxyDoubles:
@@ -234,7 +235,7 @@ class ProxyDoubles:
         url = f"{self.upstream}/{path}" + (f"?{query}" if query else "")
         with self._lock:
             self.forwarded.append(Forwarded(proxy, request.method, "/" + path, user, time.monotonic(),
-                                            {k.lower(): v for k, v in headers.items()}))
+                                            {k.lower(): v for k, v in headers.items()}, query))
         return url, headers
 
     def _client(self) -> httpx.AsyncClient:

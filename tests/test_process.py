@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import httpx
 
-from tests.appserver import APP_SECRET, appapi_headers, free_port
+from tests.appserver import APP_SECRET, appapi_headers, free_port, spawn_app
 from tests.scripted_provider import ScriptedProvider, openai_stream
 from tests.test_api_chat import new_chat
 
@@ -18,24 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def spawn(tmp_path: Path, provider: ScriptedProvider, port: int) -> asyncio.subprocess.Process:
-    env = {**os.environ, "APP_ID": "assistant_stream", "APP_SECRET": APP_SECRET, "APP_VERSION": "1.0.0",
-           "APP_HOST": "127.0.0.1", "APP_PORT": str(port), "APP_PERSISTENT_STORAGE": str(tmp_path / "data"),
-           "NEXTCLOUD_URL": "http://127.0.0.1:9", "STREAMING_API_URL": provider.chat_url,
-           "STREAMING_API_KEY": "sk-test-process", "LOG_LEVEL": "WARNING"}
-    env.pop("LOCAL_MODE", None)
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "assistant_stream", cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    async with httpx.AsyncClient(trust_env=False) as probe:
-        for _ in range(300):
-            try:
-                if (await probe.get(f"http://127.0.0.1:{port}/heartbeat")).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                pass
-            if proc.returncode is not None:
-                raise AssertionError((await proc.stderr.read()).decode()[-2000:])
-            await asyncio.sleep(0.05)
-    raise AssertionError("app did not start")
+    return await spawn_app(tmp_path, port, {"STREAMING_API_URL": provider.chat_url,
+                                            "STREAMING_API_KEY": "sk-test-process", "LOG_LEVEL": "WARNING"})
 
 
 async def test_sigkill_then_restart_keeps_saved_text_as_interrupted(

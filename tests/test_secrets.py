@@ -9,9 +9,7 @@ import asyncio
 import base64
 import json
 import logging
-import os
 import signal
-import sys
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.appserver import RunningApp, appapi_headers, free_port
+from tests.appserver import RunningApp, appapi_headers, free_port, spawn_app
 from tests.conftest import AppFactory
 from tests.faults import prompt_of, route_by_prompt
 from tests.nextcloud_double import NextcloudDouble
@@ -244,23 +242,8 @@ async def test_secrets_never_leave_the_app_in_process(
 
 
 async def spawn_debug(tmp_path: Path, env_extra: dict[str, str], port: int) -> asyncio.subprocess.Process:
-    env = {**os.environ, "APP_ID": "assistant_stream", "APP_SECRET": APP_SECRET, "APP_VERSION": "1.0.0",
-           "APP_HOST": "127.0.0.1", "APP_PORT": str(port), "APP_PERSISTENT_STORAGE": str(tmp_path / "data"),
-           "NEXTCLOUD_URL": "http://127.0.0.1:9", "LOG_LEVEL": "DEBUG", **env_extra}
-    env.pop("LOCAL_MODE", None)
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "assistant_stream", cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    async with httpx.AsyncClient(trust_env=False) as probe:
-        for _ in range(300):
-            try:
-                if (await probe.get(f"http://127.0.0.1:{port}/heartbeat")).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                pass
-            if proc.returncode is not None:
-                raise AssertionError("app did not start")
-            await asyncio.sleep(0.05)
-    raise AssertionError("app did not start")
+    return await spawn_app(tmp_path, port, {"APP_SECRET": APP_SECRET, "LOG_LEVEL": "DEBUG", **env_extra},
+                           merge_output=True)
 
 
 @pytest.fixture
