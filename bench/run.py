@@ -338,6 +338,25 @@ def passes(r: dict[str, Any]) -> bool:
     return r["errors"] == 0 and r.get("all_opened", False) and p99 is not None and p99 <= P99_LIMIT_MS
 
 
+DISTURBED_CORES = 0.25  # a failing level is repeated once when other processes took more than this
+
+
+def _level(b: Bench, kind: str, level: int, measure: float) -> dict[str, Any]:
+    if kind == "ours":
+        b.start_app()
+    log(f"figure 2: {kind} at {level} streams")
+    try:
+        r = b.client(f"fig2-{kind}-{level}", _load_spec(b, kind, level, measure))
+    except (RuntimeError, subprocess.TimeoutExpired, TimeoutError) as exc:
+        r = {"mode": "load", "target": kind, "streams": level, "errors": -1, "harness_error": str(exc)[:500],
+             "latency_ms": {"p50": None, "p99": None}}
+    r["passed"] = passes(r)
+    lat = r["latency_ms"]
+    log(f"  p50 {lat['p50']} ms, p99 {lat['p99']} ms, errors {r['errors']}, other CPU {r.get('other_cpu_util')}, "
+        f"cpu/chunk {r.get('target_cpu_us_per_chunk')} us, {'ok' if r['passed'] else 'FAILED'}")
+    return r
+
+
 def figure2_load(b: Bench, levels: list[int], relays: list[str], f2: dict[str, Any] | None = None
                  ) -> dict[str, Any]:
     """Escalate ``relays`` level by level (each stops at its first failure), with the direct baseline
@@ -356,19 +375,15 @@ def figure2_load(b: Bench, levels: list[int], relays: list[str], f2: dict[str, A
         if not any(r["streams"] == level for r in runs["direct"]):
             todo.insert(0, "direct")
         for kind in todo:
-            if kind == "ours":
-                b.start_app()
-            log(f"figure 2: {kind} at {level} streams")
-            try:
-                r = b.client(f"fig2-{kind}-{level}", _load_spec(b, kind, level, measure))
-            except (RuntimeError, subprocess.TimeoutExpired, TimeoutError) as exc:
-                r = {"mode": "load", "target": kind, "streams": level, "errors": -1, "harness_error": str(exc)[:500],
-                     "latency_ms": {"p50": None, "p99": None}}
-            r["passed"] = passes(r)
+            r = _level(b, kind, level, measure)
+            if not r["passed"] and (r.get("other_cpu_util") or 0) > DISTURBED_CORES:
+                # Another session's work took the cores: measure once more, keep both.
+                log(f"  other processes took {r['other_cpu_util']:.2f} cores during that window: once more")
+                first = r
+                r = _level(b, kind, level, measure)
+                r["disturbed_attempt"] = {k: first.get(k) for k in ("latency_ms", "errors", "other_cpu_util",
+                                                                   "target_cpu_util", "open_s", "passed")}
             runs[kind].append(r)
-            lat = r["latency_ms"]
-            log(f"  p50 {lat['p50']} ms, p99 {lat['p99']} ms, errors {r['errors']}, "
-                f"cpu/chunk {r.get('target_cpu_us_per_chunk')} us, {'ok' if r['passed'] else 'FAILED'}")
             if not r["passed"] and kind != "direct":
                 failed[kind] = level
     runs["direct"].sort(key=lambda r: r["streams"])
