@@ -469,7 +469,7 @@ def main() -> None:
     parser.add_argument("--levels", default="1,25,35,50,100,150,200,300,500,1000,2000")
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--max-minutes", type=float, default=9.5)
+    parser.add_argument("--max-minutes", type=float, default=9.0)
     args = parser.parse_args()
     RAW.mkdir(parents=True, exist_ok=True)
     for f in RAW.glob("*.log"):
