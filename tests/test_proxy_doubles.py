@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -298,8 +297,8 @@ async def test_embedded_page_as_nextcloud_renders_it(proxied_app: ProxiedAppFact
         assert style and style.group(1).startswith(
             "/index.php/apps/app_api/proxy/assistant_stream/js/assistant_stream-main.css?v=")
         assert (await b.get(proxies.embedded_path("other"))).status_code == 404
-        if not (ROOT / "js" / "assistant_stream-main.js").is_file():
-            pytest.skip("frontend not built (npm run build)")
+        # `make test` builds the frontend first; a missing bundle is a failure, not a reason to skip.
+        assert (ROOT / "js" / "assistant_stream-main.js").is_file(), "frontend not built: run `make frontend`"
         js = await b.get(script.group(1))
         assert js.status_code == 200 and js.headers["cache-control"] == "private, max-age=3600"
         css = await b.get(style.group(1))
@@ -309,8 +308,7 @@ async def test_embedded_page_as_nextcloud_renders_it(proxied_app: ProxiedAppFact
 def test_bundle_is_a_classic_script() -> None:
     """Nextcloud loads the registered script with <script defer> (type=module only for .mjs): no ES module syntax."""
     bundle = ROOT / "js" / "assistant_stream-main.js"
-    if not bundle.is_file():
-        pytest.skip("frontend not built (npm run build)")
+    assert bundle.is_file(), "frontend not built: run `make frontend`"
     code = bundle.read_text(encoding="utf-8", errors="replace")
     assert not re.search(r"(^|[;}\n])\s*(import\s*[\w{*\"']|export\s*[\w{*])", code[:2000] + code[-2000:])
     assert "import.meta" not in code
