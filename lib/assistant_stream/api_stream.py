@@ -92,14 +92,19 @@ async def _resolve(s: Services, user: str, p: dict[str, Any], *, start: bool
 # --- Server-Sent Events --------------------------------------------------------------------------
 
 
-def _frame(event_id: int, payload: dict[str, Any]) -> str:
-    return f"id: {event_id}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
-
-
 # The same text as json.dumps(x, separators=(",", ":")), without building a new encoder per call
 # (json.dumps does that whenever an argument differs from its defaults): this runs once per event.
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode
 _json_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def _frame(event_id: int, payload: dict[str, Any]) -> str:
+    return f"id: {event_id}\ndata: {_compact_json(payload)}\n\n"
+
+
+def _text_frame(event_id: int, kind: str, text: str) -> str:
+    """The frame of a chunk/reasoning event, written directly: the hot path while relaying."""
+    return f'id: {event_id}\ndata: {{"{kind}":{_json_str(text)}}}\n\n'
 
 
 def encode_events(events: list[Event]) -> str:
@@ -110,7 +115,7 @@ def encode_events(events: list[Event]) -> str:
     if len(events) == 1 and events[0][1] in ("chunk", "reasoning"):
         # The usual case while keeping up: one text event, framed without any generic JSON encoding.
         event_id, kind, data = events[0]
-        return f'id: {event_id}\ndata: {{"{kind}":{_json_str(data)}}}\n\n'
+        return _text_frame(event_id, kind, data)
     out: list[str] = []
     pending: list[str] = []
     pending_kind = ""
@@ -121,14 +126,14 @@ def encode_events(events: list[Event]) -> str:
             pending_kind, last_id = kind, event_id
             continue
         if pending:
-            out.append(f'id: {last_id}\ndata: {{"{pending_kind}":{_json_str("".join(pending))}}}\n\n')
+            out.append(_text_frame(last_id, pending_kind, "".join(pending)))
             pending = []
         if kind in ("chunk", "reasoning"):
             pending, pending_kind, last_id = [data], kind, event_id
         else:
-            out.append(f"id: {event_id}\ndata: {_compact_json(data)}\n\n")
+            out.append(_frame(event_id, data))
     if pending:
-        out.append(f'id: {last_id}\ndata: {{"{pending_kind}":{_json_str("".join(pending))}}}\n\n')
+        out.append(_text_frame(last_id, pending_kind, "".join(pending)))
     return "".join(out)
 
 
