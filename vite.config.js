@@ -1,11 +1,11 @@
+import vue from '@vitejs/plugin-vue'
+import { readFileSync } from 'node:fs'
 /**
  * Plain Vite + @vitejs/plugin-vue (see README): one classic IIFE script with a fixed name,
  * js/assistant_stream-main.js, and one stylesheet, js/assistant_stream-main.css, which the
  * ExApp registers with AppAPI (no module loader, no hashed chunks).
  */
 import { defineConfig } from 'vite'
-import vue from '@vitejs/plugin-vue'
-import { readFileSync } from 'node:fs'
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'))
 

@@ -3,8 +3,8 @@
  * response body or throws a normalised error ({ message, code, status, advice }).
  */
 import axios from '@nextcloud/axios'
-import { generateUrl } from '@nextcloud/router'
 import { t } from '@nextcloud/l10n'
+import { generateUrl } from '@nextcloud/router'
 import { APP_ID, getConfig } from './config.js'
 import { makeError } from './errors.js'
 
@@ -26,6 +26,16 @@ export function apiBase() {
 export function url(path) {
 	return apiBase() + path
 }
+
+/** The code of an error response without a body of ours (e.g. from a proxy), by HTTP status. */
+const CODE_OF_STATUS = Object.freeze({
+	401: 'not_authenticated',
+	404: 'not_found',
+	429: 'rate_limited',
+	502: 'app_unavailable',
+	503: 'app_unavailable',
+	504: 'app_unavailable',
+})
 
 /**
  * @param {unknown} e an axios error or anything thrown
@@ -56,11 +66,7 @@ export function toApiError(e) {
 			retryAfter,
 		})
 	}
-	let code = 'unknown'
-	if (status === 401) code = 'not_authenticated'
-	else if (status === 404) code = 'not_found'
-	else if (status === 429) code = 'rate_limited'
-	else if (status === 502 || status === 503 || status === 504) code = 'app_unavailable'
+	const code = CODE_OF_STATUS[status] ?? 'unknown'
 	return makeError({
 		message: t(APP_ID, 'The server answered with HTTP status {status}.', { status }),
 		code,
@@ -69,6 +75,16 @@ export function toApiError(e) {
 	})
 }
 
+/**
+ * @param {string} method HTTP method
+ * @param {string} path route path starting with '/'
+ * @param {object} [options] the request
+ * @param {object} [options.params] query parameters
+ * @param {object} [options.data] JSON body
+ * @param {AbortSignal} [options.signal] aborts the request
+ * @param {number} [options.timeout] milliseconds before giving up
+ * @return {Promise<object>} the response body; rejects with a normalised error
+ */
 async function request(method, path, { params, data, signal, timeout } = {}) {
 	try {
 		const response = await axios.request({
@@ -86,11 +102,19 @@ async function request(method, path, { params, data, signal, timeout } = {}) {
 	}
 }
 
+/** @return {number} the time now in unix seconds, as the routes take it */
+const now = () => Math.floor(Date.now() / 1000)
+
 // --- sessions -------------------------------------------------------------------------------------
 
-export const newSession = (title = null) => request('PUT', '/chat/new_session', {
-	data: { ...(title ? { title } : {}), timestamp: Math.floor(Date.now() / 1000) },
-}).then((body) => body.session)
+/**
+ * @param {string|null} [title] the new session's title (none: titled by its first question)
+ * @return {Promise<object>} the session
+ */
+export function newSession(title = null) {
+	return request('PUT', '/chat/new_session', { data: { ...(title ? { title } : {}), timestamp: now() } })
+		.then((body) => body.session)
+}
 
 export const updateSession = (sessionId, title) => request('PATCH', '/chat/update_session', { data: { sessionId, title } })
 
@@ -102,65 +126,73 @@ export const checkSession = (sessionId) => request('GET', '/chat/check_session',
 
 // --- messages -------------------------------------------------------------------------------------
 
-export const newMessage = (sessionId, content, firstHumanMessage = false) => request('PUT', '/chat/new_message', {
-	data: { sessionId, role: 'human', content, timestamp: Math.floor(Date.now() / 1000), firstHumanMessage },
-})
+/**
+ * @param {number} sessionId the session
+ * @param {string} content the question
+ * @param {boolean} [firstHumanMessage] whether it is the session's first (the server titles the session with it)
+ * @return {Promise<object>} the stored message
+ */
+export function newMessage(sessionId, content, firstHumanMessage = false) {
+	return request('PUT', '/chat/new_message', {
+		data: { sessionId, role: 'human', content, timestamp: now(), firstHumanMessage },
+	})
+}
 
-export const deleteMessage = (sessionId, messageId) => request('DELETE', '/chat/delete_message', {
-	data: { sessionId, messageId }, params: { sessionId, messageId },
-})
+/**
+ * @param {number} sessionId the session
+ * @param {number} messageId the message to delete
+ * @return {Promise<object>} the server's answer
+ */
+export function deleteMessage(sessionId, messageId) {
+	return request('DELETE', '/chat/delete_message', { data: { sessionId, messageId }, params: { sessionId, messageId } })
+}
 
-export const getMessages = (sessionId, { limit = 20, cursor = 0 } = {}) => request('GET', '/chat/messages', {
-	params: { sessionId, limit, cursor },
-})
+/**
+ * @param {number} sessionId the session
+ * @param {object} [page] which messages
+ * @param {number} [page.limit] how many at most
+ * @param {number} [page.cursor] how many of the newest to skip
+ * @return {Promise<object[]>} the messages, oldest first
+ */
+export function getMessages(sessionId, { limit = 20, cursor = 0 } = {}) {
+	return request('GET', '/chat/messages', { params: { sessionId, limit, cursor } })
+}
 
 export const getMessage = (sessionId, messageId) => request('GET', '/chat/message', { params: { sessionId, messageId } })
 
 // --- generation -----------------------------------------------------------------------------------
 
-export const generate = (sessionId) => request('POST', '/chat/generate', { data: { sessionId } })
-
 export const regenerate = (sessionId, messageId) => request('GET', '/chat/regenerate', { params: { sessionId, messageId } })
 
+export const generateTitle = (sessionId, signal) => request('POST', '/chat/generate_title', { data: { sessionId }, signal })
+
 /**
- * GET /chat/check_generation: 200 final message, 417 running, 400 failed.
- *
- * @return {Promise<{state: 'done'|'running'|'failed', message: object|null, text: string}>}
+ * @param {number} sessionId the session
+ * @param {number} taskId the title's task (POST /chat/generate_title)
+ * @param {AbortSignal} [signal] aborts the request
+ * @return {Promise<object>} { sessionTitle } once the title is done; rejects with status 417 while it runs
  */
-export async function checkGeneration(sessionId, taskId) {
-	try {
-		const message = await request('GET', '/chat/check_generation', { params: { taskId, sessionId } })
-		return { state: 'done', message, text: message?.content || '' }
-	} catch (e) {
-		if (e.status === 417) {
-			return { state: 'running', message: null, text: '' }
-		}
-		throw e
-	}
+export function checkTitleGeneration(sessionId, taskId, signal) {
+	return request('GET', '/chat/check_title_generation', { params: { taskId, sessionId }, signal })
 }
 
-export const generateTitle = (sessionId) => request('POST', '/chat/generate_title', { data: { sessionId } })
-
-export const checkTitleGeneration = (sessionId, taskId) => request('GET', '/chat/check_title_generation', {
-	params: { taskId, sessionId },
-})
-
 export const stop = (sessionId, messageId) => request('POST', '/chat/stop', { data: { sessionId, messageId } })
-
-export const getClientConfig = () => request('GET', '/chat/config')
 
 /**
  * GET /chat/poll, the long-poll (always through apiBase, which works behind buffering proxies).
  *
  * @param {object} params { sessionId, messageId | taskId | title, cursor, rcursor, timeout }
  * @param {AbortSignal} [signal] abort signal
+ * @return {Promise<object>} the poll response (docs/api.md)
  */
-export const poll = (params, signal) => request('GET', '/chat/poll', {
-	params: { timeout: 25, ...params },
-	signal,
-	// The server answers at `timeout`; give the proxy some slack before giving up on a request.
-	timeout: ((params.timeout ?? 25) + 20) * 1000,
-})
+export function poll(params, signal) {
+	return request('GET', '/chat/poll', {
+		params: { timeout: 25, ...params },
+		signal,
+		// The server answers at `timeout`; give the proxy some slack before giving up on a request.
+		timeout: ((params.timeout ?? 25) + 20) * 1000,
+	})
+}
 
 export const streamToken = (sessionId, messageId) => request('POST', '/chat/stream_token', { data: { sessionId, messageId } })
 

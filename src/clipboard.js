@@ -1,4 +1,8 @@
 /**
+ * Copy to the clipboard: the Clipboard API where the page may use it, else the legacy way.
+ */
+
+/**
  * @param {string} text text to copy
  * @return {Promise<boolean>} whether it was copied
  */
@@ -8,7 +12,7 @@ export async function copyText(text) {
 			await navigator.clipboard.writeText(text)
 			return true
 		}
-	} catch (e) {
+	} catch {
 		// fall through to the legacy way
 	}
 	const area = document.createElement('textarea')
@@ -18,10 +22,10 @@ export async function copyText(text) {
 	area.style.opacity = '0'
 	document.body.appendChild(area)
 	area.select()
-	let ok = false
+	let ok
 	try {
 		ok = document.execCommand('copy')
-	} catch (e) {
+	} catch {
 		ok = false
 	}
 	document.body.removeChild(area)

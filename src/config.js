@@ -3,6 +3,7 @@
  * (`loadState('app_api', 'config')`), with safe defaults when it is missing.
  */
 import { loadState } from '@nextcloud/initial-state'
+import { logger } from './logger.js'
 
 export const APP_ID = 'assistant_stream'
 
@@ -28,7 +29,7 @@ export function getConfig() {
 		try {
 			state = loadState('app_api', 'config', null)
 		} catch (e) {
-			console.warn('assistant_stream: could not read the initial state', e)
+			logger.warn('could not read the initial state', { error: e })
 		}
 		const merged = { ...DEFAULTS, ...(state && typeof state === 'object' ? state : {}) }
 		merged.delivery = { ...DEFAULTS.delivery, ...(merged.delivery || {}) }

@@ -1,9 +1,67 @@
 /**
- * Turn error codes (docs/api.md, lib/assistant_stream/errors.py) into translated
- * sentences a user understands, plus what the administrator should check.
+ * The one table from the server's error codes (docs/api.md, lib/assistant_stream/errors.py) to
+ * sentences a user understands, plus what to do about it. One line per code in each table, as
+ * `code: t('assistant_stream', '...')`: a server test checks that every code it can send has a title.
  */
 import { t } from '@nextcloud/l10n'
-import { APP_ID } from './config.js'
+
+/**
+ * What went wrong, by code. Built on use, so that translations registered after this module loaded apply.
+ *
+ * @return {Record<string, string>} code -> title
+ */
+function titles() {
+	return {
+		provider_auth: t('assistant_stream', 'The AI provider rejected the API key.'),
+		provider_unreachable: t('assistant_stream', 'The AI provider could not be reached.'),
+		provider_unavailable: t('assistant_stream', 'The AI provider is unavailable at the moment.'),
+		provider_timeout: t('assistant_stream', 'The AI provider did not answer in time.'),
+		provider_not_found: t('assistant_stream', 'The AI provider URL or model was not found.'),
+		provider_rate_limited: t('assistant_stream', 'The AI provider is limiting requests.'),
+		provider_protocol: t('assistant_stream', 'The AI provider sent an answer this app cannot read.'),
+		provider_limit: t('assistant_stream', 'The AI provider sent more data than allowed.'),
+		provider_error: t('assistant_stream', 'The AI provider failed to answer.'),
+		not_configured: t('assistant_stream', 'No AI provider is configured.'),
+		rate_limited: t('assistant_stream', 'You are sending requests too quickly.'),
+		session_already_thinking: t('assistant_stream', 'An answer is already being generated in this conversation.'),
+		storage_unavailable: t('assistant_stream', 'The chat history storage is not available.'),
+		nextcloud_error: t('assistant_stream', 'The Assistant Stream app could not reach Nextcloud.'),
+		not_authenticated: t('assistant_stream', 'You are not logged in any more.'),
+		not_found: t('assistant_stream', 'This conversation or message does not exist any more.'),
+		too_large: t('assistant_stream', 'The message is too long.'),
+		network: t('assistant_stream', 'The server could not be reached.'),
+		app_unavailable: t('assistant_stream', 'The Assistant Stream app is not responding.'),
+	}
+}
+
+/**
+ * What the user, or the administrator, can do about it, by code.
+ *
+ * @return {Record<string, string>} code -> advice
+ */
+function advice() {
+	return {
+		provider_auth: t('assistant_stream', 'Ask your administrator to check the API key in the Assistant Stream admin settings.'),
+		provider_unreachable: t('assistant_stream', 'Try again later. The administrator should check the provider URL and that the Assistant Stream app can reach it over the network.'),
+		provider_unavailable: t('assistant_stream', 'Try again in a few minutes. If it persists, the administrator should check the provider\'s status.'),
+		provider_timeout: t('assistant_stream', 'Try again, perhaps with a shorter question. The administrator may check the provider\'s load and the timeout settings.'),
+		provider_not_found: t('assistant_stream', 'Ask your administrator to check the provider URL and the model name in the Assistant Stream admin settings.'),
+		provider_rate_limited: t('assistant_stream', 'Wait a moment and try again. The administrator may check the quota of the provider account.'),
+		provider_protocol: t('assistant_stream', 'Ask your administrator to check that the provider URL points to an OpenAI-compatible API.'),
+		provider_limit: t('assistant_stream', 'Try a shorter question. The administrator may check the provider and the size limits.'),
+		provider_error: t('assistant_stream', 'Try again. If it persists, ask your administrator to run "Test connection" in the Delivery check.'),
+		not_configured: t('assistant_stream', 'Ask your administrator to set the provider URL, API key and model in the Assistant Stream admin settings, or to install a Nextcloud text processing provider.'),
+		rate_limited: t('assistant_stream', 'Please wait a moment and try again.'),
+		session_already_thinking: t('assistant_stream', 'Wait for it to finish or stop it first.'),
+		storage_unavailable: t('assistant_stream', 'Try again shortly. The administrator should check the database and the persistent storage of the Assistant Stream app.'),
+		nextcloud_error: t('assistant_stream', 'The administrator should check the Nextcloud URL the app uses and its network access.'),
+		not_authenticated: t('assistant_stream', 'Reload the page and log in again.'),
+		not_found: t('assistant_stream', 'Reload the page.'),
+		too_large: t('assistant_stream', 'Shorten it and try again.'),
+		network: t('assistant_stream', 'Check your connection and try again. If it persists, the administrator should check that the Assistant Stream app is running.'),
+		app_unavailable: t('assistant_stream', 'Try again shortly. The administrator should check that the app is running and enabled in AppAPI.'),
+	}
+}
 
 /**
  * @param {string|null} code stable error code from the server
@@ -11,121 +69,31 @@ import { APP_ID } from './config.js'
  * @return {{ title: string, advice: string }} translated title and advice ('' when none)
  */
 export function describeCode(code, extra = {}) {
-	switch (code) {
-	case 'provider_auth':
+	const known = (table) => (Object.hasOwn(table, code) ? table[code] : '')
+	const seconds = Number(extra.retryAfter)
+	if (code === 'rate_limited' && Number.isFinite(seconds) && seconds > 0) {
 		return {
-			title: t(APP_ID, 'The AI provider rejected the API key.'),
-			advice: t(APP_ID, 'Ask your administrator to check the API key in the Assistant Stream admin settings.'),
-		}
-	case 'provider_unreachable':
-		return {
-			title: t(APP_ID, 'The AI provider could not be reached.'),
-			advice: t(APP_ID, 'Try again later. The administrator should check the provider URL and that the Assistant Stream app can reach it over the network.'),
-		}
-	case 'provider_unavailable':
-		return {
-			title: t(APP_ID, 'The AI provider is unavailable at the moment.'),
-			advice: t(APP_ID, 'Try again in a few minutes. If it persists, the administrator should check the provider\'s status.'),
-		}
-	case 'provider_timeout':
-		return {
-			title: t(APP_ID, 'The AI provider did not answer in time.'),
-			advice: t(APP_ID, 'Try again, perhaps with a shorter question. The administrator may check the provider\'s load and the timeout settings.'),
-		}
-	case 'provider_not_found':
-		return {
-			title: t(APP_ID, 'The AI provider URL or model was not found.'),
-			advice: t(APP_ID, 'Ask your administrator to check the provider URL and the model name in the Assistant Stream admin settings.'),
-		}
-	case 'provider_rate_limited':
-		return {
-			title: t(APP_ID, 'The AI provider is limiting requests.'),
-			advice: t(APP_ID, 'Wait a moment and try again. The administrator may check the quota of the provider account.'),
-		}
-	case 'provider_protocol':
-		return {
-			title: t(APP_ID, 'The AI provider sent an answer this app cannot read.'),
-			advice: t(APP_ID, 'Ask your administrator to check that the provider URL points to an OpenAI-compatible API.'),
-		}
-	case 'provider_limit':
-		return {
-			title: t(APP_ID, 'The AI provider sent more data than allowed.'),
-			advice: t(APP_ID, 'Try a shorter question. The administrator may check the provider and the size limits.'),
-		}
-	case 'provider_error':
-		return {
-			title: t(APP_ID, 'The AI provider failed to answer.'),
-			advice: t(APP_ID, 'Try again. If it persists, ask your administrator to run "Test connection" in the Delivery check.'),
-		}
-	case 'not_configured':
-		return {
-			title: t(APP_ID, 'No AI provider is configured.'),
-			advice: t(APP_ID, 'Ask your administrator to set the provider URL, API key and model in the Assistant Stream admin settings, or to install a Nextcloud text processing provider.'),
-		}
-	case 'rate_limited': {
-		const seconds = Number(extra.retryAfter)
-		return {
-			title: t(APP_ID, 'You are sending requests too quickly.'),
-			advice: Number.isFinite(seconds) && seconds > 0
-				? t(APP_ID, 'Please wait {seconds} seconds and try again.', { seconds: Math.ceil(seconds) })
-				: t(APP_ID, 'Please wait a moment and try again.'),
+			title: known(titles()),
+			advice: t('assistant_stream', 'Please wait {seconds} seconds and try again.', { seconds: Math.ceil(seconds) }),
 		}
 	}
-	case 'session_already_thinking':
-		return {
-			title: t(APP_ID, 'An answer is already being generated in this conversation.'),
-			advice: t(APP_ID, 'Wait for it to finish or stop it first.'),
-		}
-	case 'storage_unavailable':
-		return {
-			title: t(APP_ID, 'The chat history storage is not available.'),
-			advice: t(APP_ID, 'Try again shortly. The administrator should check the database and the persistent storage of the Assistant Stream app.'),
-		}
-	case 'nextcloud_error':
-		return {
-			title: t(APP_ID, 'The Assistant Stream app could not reach Nextcloud.'),
-			advice: t(APP_ID, 'The administrator should check the Nextcloud URL the app uses and its network access.'),
-		}
-	case 'not_authenticated':
-		return {
-			title: t(APP_ID, 'You are not logged in any more.'),
-			advice: t(APP_ID, 'Reload the page and log in again.'),
-		}
-	case 'not_found':
-		return {
-			title: t(APP_ID, 'This conversation or message does not exist any more.'),
-			advice: t(APP_ID, 'Reload the page.'),
-		}
-	case 'too_large':
-		return {
-			title: t(APP_ID, 'The message is too long.'),
-			advice: t(APP_ID, 'Shorten it and try again.'),
-		}
-	case 'network':
-		return {
-			title: t(APP_ID, 'The server could not be reached.'),
-			advice: t(APP_ID, 'Check your connection and try again. If it persists, the administrator should check that the Assistant Stream app is running.'),
-		}
-	case 'app_unavailable':
-		return {
-			title: t(APP_ID, 'The Assistant Stream app is not responding.'),
-			advice: t(APP_ID, 'Try again shortly. The administrator should check that the app is running and enabled in AppAPI.'),
-		}
-	default:
-		return { title: '', advice: '' }
-	}
+	return { title: known(titles()), advice: known(advice()) }
 }
 
 /**
  * Build the normalised error object used everywhere in the UI.
  *
- * @param {object} parts { message, code, status, retryAfter }
+ * @param {object} [parts] what is known
+ * @param {string} [parts.message] the server's own message
+ * @param {string} [parts.code] stable error code
+ * @param {number|null} [parts.status] HTTP status
+ * @param {number|null} [parts.retryAfter] seconds the server asked to wait
  * @return {{message: string, code: string, status: number|null, advice: string, retryAfter: number|null, serverMessage: string}}
  */
 export function makeError({ message = '', code = 'unknown', status = null, retryAfter = null } = {}) {
 	const described = describeCode(code, { retryAfter })
 	return {
-		message: described.title || message || t(APP_ID, 'Something went wrong.'),
+		message: described.title || message || t('assistant_stream', 'Something went wrong.'),
 		serverMessage: message || '',
 		code,
 		status,

@@ -1,12 +1,21 @@
+/**
+ * Numbers and times of a message, in the user's words.
+ */
 import { n, t } from '@nextcloud/l10n'
 import { APP_ID } from './config.js'
+
+/**
+ * @param {unknown} value a field of a message
+ * @return {boolean} whether it is null or absent
+ */
+const missing = (value) => value === null || value === undefined
 
 /**
  * @param {number|null} tps tokens per second
  * @return {string} e.g. "41.2 tokens/s"
  */
 export function formatTps(tps) {
-	if (tps == null || !Number.isFinite(Number(tps))) {
+	if (missing(tps) || !Number.isFinite(Number(tps))) {
 		return ''
 	}
 	return t(APP_ID, '{rate} tokens/s', { rate: Number(tps).toFixed(1) })
@@ -17,11 +26,11 @@ export function formatTps(tps) {
  * @return {string} a short usage line, '' when unknown
  */
 export function formatUsage(usage) {
-	if (!usage || usage.total_tokens == null) {
+	if (!usage || missing(usage.total_tokens)) {
 		return ''
 	}
 	const total = n(APP_ID, '%n token', '%n tokens', Number(usage.total_tokens))
-	if (usage.prompt_tokens == null || usage.completion_tokens == null) {
+	if (missing(usage.prompt_tokens) || missing(usage.completion_tokens)) {
 		return total
 	}
 	return t(APP_ID, '{total} ({prompt} in, {completion} out)', {
@@ -51,7 +60,7 @@ export function formatTime(timestamp) {
  * @return {object|null} usage from the message's columns
  */
 export function usageOf(message) {
-	if (!message || message.total_tokens == null) {
+	if (!message || missing(message.total_tokens)) {
 		return null
 	}
 	return {

@@ -5,6 +5,8 @@
 import { createApp } from 'vue'
 import ChatApp from './components/ChatApp.vue'
 import { getConfig } from './config.js'
+import { logger } from './logger.js'
+
 import './styles.css'
 
 const target = document.getElementById('assistant-stream-app') || document.getElementById('content')
@@ -24,5 +26,5 @@ if (target) {
 	}
 	createApp(ChatApp).mount(target)
 } else {
-	console.error('assistant_stream: no #assistant-stream-app or #content element to mount on')
+	logger.error('no #assistant-stream-app or #content element to mount on')
 }

@@ -1,0 +1,86 @@
+/**
+ * The chat page's state, made once by ChatApp and handed to its components with provide/inject
+ * (no props drilled through the layers): the error banner, the sessions, the open conversation.
+ */
+import { inject, provide } from 'vue'
+import { getConfig } from '../config.js'
+import { useConversation } from './useConversation.js'
+import { useErrorBanner } from './useErrorBanner.js'
+import { useSessions } from './useSessions.js'
+
+const CHAT = Symbol('assistant_stream.chat')
+
+/**
+ * @return {object} the chat: { config, banner, sessions, conversation, init, newConversation, removeSession }
+ */
+export function useChat() {
+	const config = getConfig()
+	const banner = useErrorBanner()
+	const sessions = useSessions(banner)
+	const conversation = useConversation({ sessions, banner })
+
+	/** @return {Promise<void>} load the sessions and open the newest; never rejects */
+	async function init() {
+		await sessions.load()
+		if (sessions.sessions.value.length > 0 && conversation.activeId.value === null) {
+			await conversation.open(sessions.sessions.value[0].id)
+		}
+	}
+
+	/**
+	 * Open a new, empty conversation. An empty one already open is reused: they do not pile up.
+	 *
+	 * @return {Promise<boolean>} whether an empty conversation is open; never rejects
+	 */
+	async function newConversation() {
+		if (conversation.activeId.value !== null && conversation.isEmpty.value) {
+			return true
+		}
+		try {
+			const session = await sessions.create()
+			await conversation.open(session.id)
+			return true
+		} catch (e) {
+			banner.show(e)
+			return false
+		}
+	}
+
+	/**
+	 * @param {number} sessionId the session to delete; when it is open, the next one opens
+	 * @return {Promise<void>} never rejects
+	 */
+	async function removeSession(sessionId) {
+		if (!await sessions.remove(sessionId)) {
+			return
+		}
+		conversation.forgetSession(sessionId)
+		if (conversation.activeId.value === sessionId) {
+			await conversation.open(sessions.sessions.value[0]?.id ?? null)
+		}
+	}
+
+	return { config, banner, sessions, conversation, init, newConversation, removeSession }
+}
+
+/**
+ * Make the chat and provide it to every component below the caller.
+ *
+ * @return {object} the useChat()
+ */
+export function provideChat() {
+	const chat = useChat()
+	provide(CHAT, chat)
+	return chat
+}
+
+/**
+ * @return {object} the useChat() that an ancestor provided
+ */
+export function injectChat() {
+	const chat = inject(CHAT, null)
+	if (chat === null) {
+		throw new Error('assistant_stream: injectChat() outside a ChatApp')
+	}
+	return chat
+}
