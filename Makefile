@@ -59,13 +59,16 @@ run: install frontend $(SECRET_FILE) ## run the ExApp on 127.0.0.1:23000 (SQLite
 
 test: system-deps install frontend ## install everything needed and run the whole test suite
 	$(VENV)/bin/ruff check lib tests tools $(wildcard bench)
+	npm run lint --silent
+	npm test --silent
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 test-fast: install ## the suite without browser tests
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser"
 
-lint: install ## ruff
+lint: install node_modules/.installed ## ruff and ESLint
 	$(VENV)/bin/ruff check lib tests tools $(wildcard bench)
+	npm run lint --silent
 
 register: $(SECRET_FILE) ## register the running app with a local Nextcloud (manual_install; OCC=path/to/occ)
 	$(OCC) app_api:daemon:register manual_install "Manual Install" manual-install http $(APP_HOST) http://localhost || true
