@@ -10,9 +10,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 
-from assistant_stream import chunks
-from assistant_stream.chunks import ChunkParser, TextDelta
-from assistant_stream.sse import SSEDecoder
+from assistant_stream.core.events import TextDelta
+from assistant_stream.providers import chunks
+from assistant_stream.providers.chunks import ChunkParser
+from assistant_stream.providers.sse import SSEDecoder
 
 N_CHUNKS = 10_000
 REPEATS = 7

@@ -52,7 +52,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from assistant_stream.env import AppEnv
+from assistant_stream.core.env import AppEnv
 
 APP_ID = "assistant_stream"
 APP_VERSION = "1.0.0"

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 import pytest
 
-from assistant_stream.provider import ProviderClient, ProviderConfig
+from assistant_stream.providers.config import ProviderConfig
+from assistant_stream.providers.transport import ProviderClient
 
 __all__ = [
     "DROP", "HANG", "Exchange", "RecordedRequest", "ScriptedProvider", "ScriptedResponse", "Sleep",

@@ -212,11 +212,14 @@ async def test_json_ids_that_are_not_ids_are_400(hostile_app: RunningApp, body: 
     assert r.status_code == 400, (body, r.status_code, r.text)
 
 
-async def test_ids_beyond_the_database_are_404_not_500(hostile_app: RunningApp) -> None:
+async def test_ids_beyond_the_database_are_400_not_500(hostile_app: RunningApp) -> None:
     c = hostile_app.client("alice")
-    for value in (2**31, 2**53 - 1):  # valid per the API, beyond a 32-bit id column
+    for value in (2**31, 2**53 - 1):  # ids are 32-bit columns: the API refuses what cannot exist
         r = await c.get("/chat/messages", params={"sessionId": value})
-        assert r.status_code == 404, r.text
+        assert r.status_code == 400 and r.json()["code"] == "invalid_parameter", r.text
+        assert "2147483647" in r.json()["error"]
+    r = await c.get("/chat/messages", params={"sessionId": 2**31 - 1})  # the largest id: simply not there
+    assert r.status_code == 404, r.text
 
 
 async def test_cursors_limits_and_timeouts_out_of_range(hostile_app: RunningApp) -> None:

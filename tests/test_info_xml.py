@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 
 from assistant_stream import APP_ID, __version__
-from assistant_stream.config import SETTING_KEYS, env_name
+from assistant_stream.core.settings import SETTING_KEYS, env_name
 from assistant_stream.routes import ROUTES, Access
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,19 +11,15 @@ from typing import Any
 
 import pytest
 
-from assistant_stream import errors
-from assistant_stream.provider import (
-    ChatMessage,
-    Finish,
-    ProviderClient,
-    ProviderConfig,
-    ProviderEvent,
-    ReasoningDelta,
-    TextDelta,
-    Usage,
-    build_messages,
-)
-from assistant_stream.provider_url import resolve_endpoint
+from assistant_stream.chat.prompt import build_messages
+from assistant_stream.core import errors
+from assistant_stream.core.errors import render_http, render_sse
+from assistant_stream.core.events import ChatMessage, Finish, ProviderEvent, ReasoningDelta, TextDelta, Usage
+from assistant_stream.providers.config import ProviderConfig
+from assistant_stream.providers.diagnostics import diagnose
+from assistant_stream.providers.endpoint import resolve_endpoint
+from assistant_stream.providers.errors import error_detail
+from assistant_stream.providers.transport import ProviderClient
 from tests.scripted_provider import (
     DROP,
     HANG,
@@ -660,7 +656,6 @@ async def test_5xx_bodies(
 
 
 def test_error_detail_truncated_to_200() -> None:
-    from assistant_stream.provider import error_detail
 
     assert len(error_detail(b"x" * 5000)) == 200
     assert error_detail(b'{"error": {"message": "  a \\n b  "}}') == "a b"
@@ -969,8 +964,8 @@ def assert_no_secret(exc: errors.AppError) -> None:
         str(exc),
         repr(exc),
         exc.message,
-        json.dumps(exc.to_dict()),
-        json.dumps(exc.to_event()),
+        json.dumps(render_http(exc).body),
+        json.dumps(render_sse(exc)),
         " ".join(map(str, exc.args)),
     ):
         assert SECRET not in rendered
@@ -1013,7 +1008,7 @@ async def test_api_key_never_in_connection_errors(provider_client: ProviderClien
     )
     _, exc = await collect_until_error(provider_client, config)
     assert_no_secret(exc)
-    report = await provider_client.test_connection(config)
+    report = await diagnose(provider_client, config)
     assert SECRET not in report.summary and "DISTINCTIVE" not in report.summary
 
 
@@ -1030,7 +1025,7 @@ async def test_connection_all_good(
 ) -> None:
     scripted_provider.on("GET", "/v1/models", error_response(200, MODELS))
     scripted_provider.script(openai_stream(["OK"]))
-    report = await provider_client.test_connection(scripted_provider.config())
+    report = await diagnose(provider_client, scripted_provider.config())
     assert report.ok is True
     assert report.checks == {"reachable": True, "key_accepted": True, "model_exists": True, "streams": True}
     assert "reachable" in report.summary and "'test-model' exists" in report.summary
@@ -1044,7 +1039,7 @@ async def test_connection_key_rejected(
 ) -> None:
     denied = error_response(401, {"error": {"message": "Invalid key"}})
     scripted_provider.on("GET", "/v1/models", denied).always(denied)
-    report = await provider_client.test_connection(scripted_provider.config())
+    report = await diagnose(provider_client, scripted_provider.config())
     assert report.ok is False
     assert report.checks["reachable"] is True and report.checks["key_accepted"] is False
     assert report.checks["streams"] is False
@@ -1056,7 +1051,7 @@ async def test_connection_model_missing(
 ) -> None:
     scripted_provider.on("GET", "/v1/models", error_response(200, MODELS))
     scripted_provider.always(error_response(404, {"error": {"message": "model 'ghost' not found"}}))
-    report = await provider_client.test_connection(scripted_provider.config(model="ghost"))
+    report = await diagnose(provider_client, scripted_provider.config(model="ghost"))
     assert report.ok is False
     assert report.checks == {"reachable": True, "key_accepted": True, "model_exists": False, "streams": False}
     assert "'ghost'" in report.summary and "not found" in report.summary
@@ -1067,7 +1062,7 @@ async def test_connection_no_models_endpoint(
 ) -> None:
     scripted_provider.on("GET", "/v1/models", error_response(404, "Not Found"))
     scripted_provider.script(openai_stream(["OK"]))
-    report = await provider_client.test_connection(scripted_provider.config())
+    report = await diagnose(provider_client, scripted_provider.config())
     assert report.ok is True
     assert report.checks["model_exists"] is None and report.checks["streams"] is True
 
@@ -1077,7 +1072,7 @@ async def test_connection_unreachable(provider_client: ProviderClient) -> None:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    report = await provider_client.test_connection(
+    report = await diagnose(provider_client,
         ProviderConfig(url=f"http://127.0.0.1:{port}/v1", api_key="k", model="m")
     )
     assert report.ok is False and report.checks["reachable"] is False
@@ -1089,7 +1084,7 @@ async def test_connection_stream_broken(
 ) -> None:
     scripted_provider.on("GET", "/v1/models", error_response(200, MODELS))
     scripted_provider.always(error_response(200, "<html>login</html>", content_type="text/html"))
-    report = await provider_client.test_connection(scripted_provider.config())
+    report = await diagnose(provider_client, scripted_provider.config())
     assert report.ok is False and report.checks["streams"] is False and report.checks["model_exists"] is True
     assert "text/html" in report.summary
 

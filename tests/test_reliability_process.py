@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from assistant_stream.storage import Storage
+from assistant_stream.store.storage import Storage
 from tests.appserver import APP_SECRET, RunningApp, appapi_headers, free_port, sse_events
 from tests.conftest import API_KEY, AppFactory
 from tests.faults import TcpProxy, healthy, route_by_prompt
@@ -90,7 +90,7 @@ async def test_a_failure_between_two_writes_of_one_request_leaves_nothing_half_w
     sid = r.json()["session"]["id"]
     failing: list[str] = []
 
-    @event.listens_for(chat_app.services.storage._engine.sync_engine, "before_cursor_execute")
+    @event.listens_for(chat_app.services.storage.engine.sync_engine, "before_cursor_execute")
     def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if any(statement.lstrip().upper().startswith(prefix) for prefix in failing):
             raise OperationalError(statement, None, Exception("I/O error (injected)"))
@@ -115,7 +115,7 @@ async def test_a_failure_between_two_writes_of_one_request_leaves_nothing_half_w
     messages = (await alice.get("/chat/messages", params={"sessionId": sid})).json()
     assert [(m["id"], m["content"]) for m in messages] == [(mid, "question"), (answer_id, "an answer")]
     assert chat_app.services.generations.active == 0
-    event.remove(chat_app.services.storage._engine.sync_engine, "before_cursor_execute", fail)
+    event.remove(chat_app.services.storage.engine.sync_engine, "before_cursor_execute", fail)
 
 
 # --- PostgreSQL gone for a while -------------------------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant_stream import errors
-from assistant_stream.sse import ServerSentEvent, SSEDecoder
+from assistant_stream.core import errors
+from assistant_stream.providers.sse import ServerSentEvent, SSEDecoder
 
 
 def decode(*chunks: bytes, max_line_bytes: int = 1_048_576) -> list[ServerSentEvent]:

@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from assistant_stream.errors import BadRequest, NotFound, PayloadTooLarge, StorageError
-from assistant_stream.models import MESSAGE_FIELDS, SESSION_FIELDS
-from assistant_stream.storage import DB_FILE, MAX_CONTENT, MAX_TITLE, Storage, normalize_url
+from assistant_stream.core.errors import InvalidInput, NotFound, StorageUnavailable, TooLarge
+from assistant_stream.core.limits import MAX_CONTENT, MAX_TITLE
+from assistant_stream.store.database import DB_FILE, normalize_url
+from assistant_stream.store.models import MESSAGE_FIELDS, SESSION_FIELDS
+from assistant_stream.store.storage import Storage
 
 A, B = "alice", "bob"
 
@@ -40,6 +42,17 @@ async def _scalar(url: str, sql: str, **params: object) -> object:
         await engine.dispose()
 
 
+def _head_revision() -> str | None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from assistant_stream.store import database
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(database.MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
 async def _chat(s: Storage, user: str = A, n: int = 0) -> tuple[int, list[int]]:
     session = await s.create_session(user, "chat", None)
     ids = [(await s.add_message(user, session["id"], "human", f"m{i}"))["id"] for i in range(n)]
@@ -53,14 +66,14 @@ async def test_migrate_is_idempotent(storage: Storage, storage_url: str) -> None
     sid, _ = await _chat(storage, n=1)
     await storage.migrate()  # second run: no error, no data loss
     await storage.migrate()
-    assert await _scalar(storage_url, "SELECT version_num FROM alembic_version") == "0001"
+    assert await _scalar(storage_url, "SELECT version_num FROM alembic_version") == _head_revision()
     assert len(await storage.list_messages(A, sid, 20, 0)) == 1
 
 
 async def test_fresh_database_has_no_tables_until_migrated(storage_url: str) -> None:
     s = Storage(storage_url)
     try:
-        with pytest.raises(StorageError):
+        with pytest.raises(StorageUnavailable):
             await s.list_sessions(A)
         await s.migrate()
         assert await s.list_sessions(A) == []
@@ -192,7 +205,7 @@ async def test_paging_like_nextcloud_assistant(storage: Storage) -> None:
     empty, _ = await _chat(storage, A)
     assert await storage.list_messages(A, empty, 20, 0) == []
     for limit, cursor in [(0, 0), (201, 0), (10, -1)]:
-        with pytest.raises(BadRequest):
+        with pytest.raises(InvalidInput):
             await storage.list_messages(A, sid, limit, cursor)
 
 
@@ -358,26 +371,26 @@ async def test_get_message_by_id(storage: Storage) -> None:
 async def test_validation(storage: Storage) -> None:
     sid, _ = await _chat(storage)
     await storage.create_session(A, "t" * MAX_TITLE, None)
-    with pytest.raises(BadRequest, match="title is too long"):
+    with pytest.raises(InvalidInput, match="title is too long"):
         await storage.create_session(A, "t" * (MAX_TITLE + 1), None)
-    with pytest.raises(BadRequest, match="title is too long"):
+    with pytest.raises(InvalidInput, match="title is too long"):
         await storage.update_session_title(A, sid, "t" * (MAX_TITLE + 1))
-    with pytest.raises(BadRequest, match="title must be text"):
+    with pytest.raises(InvalidInput, match="title must be text"):
         await storage.update_session_title(A, sid, 5)  # type: ignore[arg-type]
-    with pytest.raises(BadRequest, match="timestamp"):
+    with pytest.raises(InvalidInput, match="timestamp"):
         await storage.create_session(A, None, -1)
-    with pytest.raises(BadRequest, match="timestamp"):
+    with pytest.raises(InvalidInput, match="timestamp"):
         await storage.add_message(A, sid, "human", "x", 2**63)
 
     big = await storage.add_message(A, sid, "human", "x" * MAX_CONTENT)
     assert len(big["content"]) == MAX_CONTENT
-    with pytest.raises(PayloadTooLarge, match="too long"):
+    with pytest.raises(TooLarge, match="too long"):
         await storage.add_message(A, sid, "human", "x" * (MAX_CONTENT + 1))
-    with pytest.raises(BadRequest, match="role"):
+    with pytest.raises(InvalidInput, match="role"):
         await storage.add_message(A, sid, "user", "x")
-    with pytest.raises(BadRequest, match="status"):
+    with pytest.raises(InvalidInput, match="status"):
         await storage.add_message(A, sid, "assistant", "x", status="weird")
-    with pytest.raises(BadRequest, match="must be text"):
+    with pytest.raises(InvalidInput, match="must be text"):
         await storage.add_message(A, sid, "human", None)  # type: ignore[arg-type]
     # Rejected writes left nothing behind.
     assert [len(m["content"]) for m in await storage.list_messages(A, sid, 20, 0)] == [MAX_CONTENT]
@@ -423,9 +436,9 @@ async def test_unreachable_postgresql_is_storage_error(caplog: pytest.LogCapture
         s = Storage(f"postgresql://someone:hunter2secret@127.0.0.1:{port}/nope")
         s.BACKOFF = (0.01, 0.01)
         try:
-            with caplog.at_level(logging.WARNING), pytest.raises(StorageError) as info:
+            with caplog.at_level(logging.WARNING), pytest.raises(StorageUnavailable) as info:
                 await s.create_session(A, "x", None)
-            with pytest.raises(StorageError):
+            with pytest.raises(StorageUnavailable):
                 await s.migrate()
         finally:
             await s.close()
@@ -450,7 +463,7 @@ async def test_locked_sqlite_is_storage_error_reads_still_work(storage: Storage,
     try:
         other.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
         started = time.monotonic()
-        with pytest.raises(StorageError) as info:
+        with pytest.raises(StorageUnavailable) as info:
             await s.add_message(A, sid, "human", "blocked")
         assert time.monotonic() - started < 5
         assert "unavailable" in info.value.message and "locked" in info.value.message
@@ -495,7 +508,7 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
             return [(await conn.exec_driver_sql(f"PRAGMA {p}")).scalar()
                     for p in ("journal_mode", "foreign_keys", "busy_timeout")]
 
-        assert await s._run(pragmas, write=False) == ["wal", 1, 5000]
+        assert await s.run(pragmas, write=False) == ["wal", 1, 5000]
     finally:
         await s.close()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant_stream.errors import NotAuthenticated
-from assistant_stream.tokens import StreamTokens
+from assistant_stream.core.errors import NotAuthenticated
+from assistant_stream.core.tokens import StreamTokens
 
 
 def test_round_trip_binds_all_fields() -> None:

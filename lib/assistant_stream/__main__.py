@@ -9,7 +9,7 @@ import sys
 
 import uvicorn
 
-from .env import AppEnv
+from .core.env import AppEnv
 
 _TOKEN = re.compile(r"(token=)[^&\s\"]+")
 

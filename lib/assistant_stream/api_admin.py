@@ -10,8 +10,8 @@ from starlette.responses import JSONResponse
 
 from . import api_params as ap
 from .client_config import delivery, engine_name
-from .engines import provider_config
-from .errors import AppError, NotFound
+from .core.errors import AppError, NotFound
+from .providers.diagnostics import diagnose_settings
 from .services import Services, current_user, services
 
 router = APIRouter()
@@ -23,7 +23,7 @@ async def require_admin(request: Request) -> Services:
     if request.scope.get("auth") == "local":
         return s
     try:
-        admin = s.nextcloud is not None and await s.nextcloud.is_admin(user)
+        admin = s.nextcloud is not None and await s.nextcloud.users.is_admin(user)
     except AppError:
         admin = False
     if not admin:
@@ -55,9 +55,6 @@ async def status(request: Request) -> Any:
     response_class=JSONResponse)
 async def test_connection(request: Request) -> Any:
     s = await require_admin(request)
-    settings = await s.config.get()
-    if not settings.streaming_configured:
-        return JSONResponse({"ok": False, "summary": "streaming_api_url is not set.", "checks": {}})
-    report = await s.provider.test_connection(provider_config(settings))
+    report = await diagnose_settings(s.provider, await s.config.get())
     return JSONResponse({"ok": report.ok, "summary": report.summary, "checks": report.checks},
                         headers={"Cache-Control": "no-cache"})

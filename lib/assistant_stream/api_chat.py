@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse, Response
 from . import api_params as ap
 from .api_params import P
 from .client_config import client_config
-from .errors import AppError
+from .core.errors import EmptyMessage, InvalidParameter
+from .core.limits import MAX_TIMESTAMP
 from .generations import Generation
 from .services import current_user, services
 
@@ -70,7 +71,7 @@ def generation_info(gen: Generation | dict[str, Any]) -> dict[str, Any]:
 
 
 @route("PUT", "/chat/new_session", [P("title", "str", required=False, max_len=MAX_TITLE),
-                                    P("timestamp", required=False, minimum=0)],
+                                    P("timestamp", required=False, minimum=0, maximum=MAX_TIMESTAMP)],
        ok={"type": "object", "required": ["session"], "properties": {"session": ap.SESSION_SCHEMA}})
 async def new_session(request: Request, user: str, p: dict[str, Any]) -> Any:
     session = await services(request).storage.create_session(user, p["title"], p["timestamp"])
@@ -117,16 +118,16 @@ async def check_session(request: Request, user: str, p: dict[str, Any]) -> Any:
 
 @route("PUT", "/chat/new_message", [ap.session_id(), P("role", "str", max_len=20),
                                     P("content", "str", max_len=MAX_CONTENT),
-                                    P("timestamp", required=False, minimum=0),
+                                    P("timestamp", required=False, minimum=0, maximum=MAX_TIMESTAMP),
                                     P("firstHumanMessage", "bool", required=False, default=False)],
        ok=ap.MESSAGE_SCHEMA)
 async def new_message(request: Request, user: str, p: dict[str, Any]) -> Any:
     storage = services(request).storage
     content = p["content"].strip()
     if not content:
-        raise AppError("Message content is empty", code="empty_message", status=400)
+        raise EmptyMessage()
     if p["role"] not in ("human", "assistant"):
-        raise AppError("role must be human or assistant", code="invalid_parameter", status=400)
+        raise InvalidParameter("role must be human or assistant")
     title = None
     if p["firstHumanMessage"]:
         # Nextcloud Assistant's behaviour: the first question is the title until one is generated.

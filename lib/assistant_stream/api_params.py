@@ -10,10 +10,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from .errors import AppError, BadRequest, PayloadTooLarge
+from .core.errors import AppError, InvalidJson, InvalidParameter, MissingParameter, TooLarge, TooLong
+from .core.limits import MAX_BODY, MAX_ID
 
-MAX_ID = 2**53 - 1  # what a browser's JSON numbers hold exactly
-MAX_BODY = 256 * 1024
 # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then rejects or reinterprets.
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
@@ -169,7 +168,7 @@ async def read(request: Request, params: Sequence[P]) -> dict[str, Any]:
         raw = next((s[p.name] for s in sources if p.name in s and s[p.name] is not None), None)
         if raw is None or (raw == "" and p.type != "str"):
             if p.required:
-                raise BadRequest(f"Missing parameter {p.name}", code="missing_parameter")
+                raise MissingParameter(f"Missing parameter {p.name}")
             out[p.name] = p.default
             continue
         out[p.name] = _convert(p, raw)
@@ -181,20 +180,20 @@ async def _json_body(request: Request) -> dict[str, Any]:
         return {}
     length = request.headers.get("content-length")
     if length is not None and _DIGITS.fullmatch(length) and int(length) > MAX_BODY:
-        raise PayloadTooLarge(f"Request body over {MAX_BODY // 1024} KB")
+        raise TooLarge(f"Request body over {MAX_BODY // 1024} KB")
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY:
-            raise PayloadTooLarge(f"Request body over {MAX_BODY // 1024} KB")
+            raise TooLarge(f"Request body over {MAX_BODY // 1024} KB")
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
-        raise BadRequest("The request body is not valid JSON", code="invalid_json") from None
+        raise InvalidJson() from None
     if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object", code="invalid_json")
+        raise InvalidJson("The request body must be a JSON object")
     return body
 
 
@@ -208,7 +207,7 @@ def _convert(p: P, raw: Any) -> Any:
 
 
 def _bad(p: P, what: str) -> AppError:
-    return BadRequest(f"Parameter {p.name} must be {what}", code="invalid_parameter")
+    return InvalidParameter(f"Parameter {p.name} must be {what}")
 
 
 def _int(p: P, raw: Any) -> int:
@@ -237,9 +236,13 @@ def _float(p: P, raw: Any) -> float:
 
 def _range(p: P, value: float) -> None:
     if p.minimum is not None and value < p.minimum:
-        raise _bad(p, f"at least {p.minimum:g}")
+        raise _bad(p, f"at least {_number(p.minimum)}")
     if p.maximum is not None and value > p.maximum:
-        raise _bad(p, f"at most {p.maximum:g}")
+        raise _bad(p, f"at most {_number(p.maximum)}")
+
+
+def _number(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
 def _bool(p: P, raw: Any) -> bool:
@@ -258,5 +261,5 @@ def _str(p: P, raw: Any) -> str:
     if "\x00" in raw:
         raise _bad(p, "text without NUL characters")
     if p.max_len is not None and len(raw) > p.max_len:
-        raise PayloadTooLarge(f"Parameter {p.name} is longer than {p.max_len} characters", code="too_long")
+        raise TooLong(f"Parameter {p.name} is longer than {p.max_len} characters")
     return raw

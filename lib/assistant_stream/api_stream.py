@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from . import api_params as ap
 from .api_params import P
-from .errors import AppError, BadRequest, NotAuthenticated, NotFound
+from .core.errors import InvalidToken, MessageNotFound, MissingParameter, NoPublicUrl, NotFound, render_sse
 from .eventlog import Event
 from .generations import Generation, answer_key, clean_title, title_key
 from .services import Services, current_user, services
@@ -46,7 +46,7 @@ async def _caller(request: Request, s: Services, p: dict[str, Any]) -> str:
         return current_user(request)
     grant = s.tokens.verify(p["token"] or "")
     if grant.session_id != p["sessionId"] or grant.message_id != p.get("messageId") or p.get("title"):
-        raise NotAuthenticated("Invalid stream token for this message", code="invalid_token")
+        raise InvalidToken("Invalid stream token for this message")
     return grant.user_id
 
 
@@ -71,19 +71,19 @@ async def _resolve(s: Services, user: str, p: dict[str, Any], *, start: bool
         if gen is None and start:
             gen = await s.generations.title(user, sid)
         if gen is None:
-            raise NotFound("No title is being generated", code="not_found")
+            raise NotFound("No title is being generated")
         return gen.key, gen, None
     if p.get("messageId") is not None:
         result = await s.generations.answer(user, sid, p["messageId"]) if start else None
         if result is None:
-            raise BadRequest("messageId or taskId is required", code="missing_parameter")
+            raise MissingParameter("messageId or taskId is required")
     elif p.get("taskId") is not None:
         message = await s.storage.get_message(user, sid, p["taskId"])
         if message["role"] != "assistant":
-            raise NotFound("taskId must be an assistant message", code="message_not_found")
+            raise MessageNotFound("taskId must be an assistant message")
         result = s.generations.for_message(message["id"]) or message
     else:
-        raise BadRequest("messageId or taskId is required", code="missing_parameter")
+        raise MissingParameter("messageId or taskId is required")
     if isinstance(result, Generation):
         return result.key, result, None
     return answer_key(result["id"]), None, result
@@ -203,7 +203,7 @@ async def stream(request: Request) -> Response:
     p = await ap.read(request, STREAM_PARAMS)
     user = await _caller(request, s, p)
     if not p["title"] and p["messageId"] is None:
-        raise BadRequest("Missing parameter messageId", code="missing_parameter")
+        raise MissingParameter("Missing parameter messageId")
     header = request.headers.get("last-event-id", "")
     # isascii: str.isdigit() accepts "²" (a latin-1 header byte), which int() refuses.
     after = p["lastEventId"] or (int(header) if header.isascii() and header.isdigit() and len(header) < 12 else 0)
@@ -228,7 +228,7 @@ def _poll_body(gen: Generation | None, message: dict[str, Any] | None, cursor: i
             body.update(finishReason=gen.finish_reason, usage=gen.usage_dict(),
                         tokensPerSecond=gen.tokens_per_second())
             if gen.error is not None:
-                body.update(error=gen.error.message, code=gen.error.code)
+                body.update(render_sse(gen.error))
             if gen.kind == "title":
                 body["title"] = clean_title(text)
     else:
@@ -275,11 +275,10 @@ async def stream_token(request: Request) -> Response:
     p = await ap.read(request, TOKEN_PARAMS)
     message = await s.storage.get_message(user, p["sessionId"], p["messageId"])
     if message["role"] != "human":
-        raise NotFound("messageId must be the user's message", code="message_not_found")
+        raise MessageNotFound("messageId must be the user's message")
     settings = await s.config.get()
     if not settings.streaming_public_url:
-        raise AppError("No stream URL is exposed (streaming_public_url is not set)", code="no_public_url",
-                       status=400)
+        raise NoPublicUrl()
     token, expires = s.tokens.mint(user, p["sessionId"], p["messageId"])
     query = urlencode({"sessionId": p["sessionId"], "messageId": p["messageId"], "token": token})
     return JSONResponse({"token": token, "expiresAt": expires,

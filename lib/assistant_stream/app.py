@@ -19,16 +19,16 @@ from starlette.staticfiles import StaticFiles
 from . import __version__, api_admin, api_chat, api_stream, local
 from .auth import AppAPIAuthMiddleware
 from .client_config import client_config
-from .config import ConfigStore
+from .core.env import AppEnv
+from .core.errors import AppError, NotAuthenticated, render_http
+from .core.settings import ConfigStore
+from .core.tokens import StreamTokens
 from .engines import EngineSelector
-from .env import AppEnv
-from .errors import AppError, NotAuthenticated
 from .eventlog import MemoryEventLog
 from .generations import GenerationManager
-from .provider import ProviderClient
+from .providers.transport import ProviderClient
 from .services import Services
-from .storage import Storage
-from .tokens import StreamTokens
+from .store.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +79,14 @@ def create_app(env: AppEnv | None = None, *, environ: Mapping[str, str] | None =
 async def _build_services(env: AppEnv, environ: Mapping[str, str] | None, nextcloud: Any | None,
                           config_ttl: float, save_interval: float, shutdown_grace: float) -> Services:
     if nextcloud is None and (env.nextcloud_configured or not env.local_mode):
-        from .nextcloud import NextcloudClient
+        from .nextcloud.server import NextcloudServer
 
-        nextcloud = NextcloudClient(env)
+        nextcloud = NextcloudServer(env)
     taskprocessing = None
     if nextcloud is not None:
-        from .taskprocessing import TaskProcessingEngine
+        from .providers.taskprocessing import TaskProcessingEngine
 
-        taskprocessing = TaskProcessingEngine(nextcloud)
+        taskprocessing = TaskProcessingEngine(nextcloud.taskprocessing)
     env.persistent_storage.mkdir(parents=True, exist_ok=True)
     storage = Storage.from_env(str(env.persistent_storage), env.database_url)
     await storage.migrate()
@@ -94,7 +94,7 @@ async def _build_services(env: AppEnv, environ: Mapping[str, str] | None, nextcl
     if interrupted:
         log.warning("%d answers were cut off by a restart; their saved text is kept as 'interrupted'",
                     interrupted)
-    config = ConfigStore(nextcloud, ttl=config_ttl, environ=environ)
+    config = ConfigStore(nextcloud.appconfig if nextcloud else None, ttl=config_ttl, environ=environ)
     provider = ProviderClient()
     eventlog = MemoryEventLog()
     generations = GenerationManager(storage=storage, config=config, eventlog=eventlog,
@@ -124,7 +124,7 @@ def _lifecycle(app: FastAPI, env: AppEnv) -> None:
         s: Services = request.app.state.services
         error = ""
         if s.nextcloud is not None:
-            error = await (s.nextcloud.on_enabled(await client_config(s)) if flag else s.nextcloud.on_disabled())
+            error = await (s.nextcloud.ui.on_enabled(await client_config(s)) if flag else s.nextcloud.ui.on_disabled())
         return JSONResponse({"error": error})
 
     @app.post("/init", include_in_schema=False)
@@ -140,7 +140,7 @@ def _lifecycle(app: FastAPI, env: AppEnv) -> None:
 
 async def _report_ready(s: Services) -> None:
     try:
-        await s.nextcloud.report_init_progress(100)
+        await s.nextcloud.ui.report_init_progress(100)
     except AppError as exc:
         log.error("Could not report init progress to Nextcloud: %s", exc.message)
 
@@ -148,8 +148,9 @@ async def _report_ready(s: Services) -> None:
 def _exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status,
-                            headers={"Cache-Control": "no-cache", **exc.headers})
+        rendered = render_http(exc)
+        return JSONResponse(rendered.body, status_code=rendered.status,
+                            headers={"Cache-Control": "no-cache", **rendered.headers})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

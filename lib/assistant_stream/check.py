@@ -7,21 +7,21 @@ import asyncio
 import sys
 
 from .client_config import delivery, engine_name
-from .config import ConfigStore
-from .engines import provider_config
-from .env import AppEnv
-from .provider import ProviderClient
+from .core.env import AppEnv
+from .core.settings import ConfigStore
+from .providers.diagnostics import diagnose_settings
+from .providers.transport import ProviderClient
 
 
 async def run(test: bool) -> int:
     env = AppEnv.from_environ()
     nextcloud = None
     if env.nextcloud_configured:
-        from .nextcloud import NextcloudClient
+        from .nextcloud.server import NextcloudServer
 
-        nextcloud = NextcloudClient(env)
+        nextcloud = NextcloudServer(env)
     try:
-        settings = await ConfigStore(nextcloud).get()
+        settings = await ConfigStore(nextcloud.appconfig if nextcloud else None).get()
     finally:
         if nextcloud is not None:
             await nextcloud.aclose()
@@ -35,12 +35,9 @@ async def run(test: bool) -> int:
     print(f"delivery: {path['mode']} - {path['reason']}")
     if not test:
         return 0
-    if not settings.streaming_configured:
-        print("test:     streaming_api_url is not set")
-        return 1
     client = ProviderClient()
     try:
-        report = await client.test_connection(provider_config(settings))
+        report = await diagnose_settings(client, settings)
     finally:
         await client.aclose()
     print(f"test:     {report.summary}")

@@ -6,9 +6,9 @@ import contextlib
 from typing import Any
 
 from . import __version__
-from .config import Settings
-from .env import AppEnv
-from .errors import AppError
+from .core.env import AppEnv
+from .core.errors import AppError
+from .core.settings import Settings
 from .services import Services
 
 
@@ -43,7 +43,7 @@ async def client_config(s: Services, *, user: str | None = None, local: bool = F
     if user and s.nextcloud is not None and not is_admin:
         # Only decides whether admin tools are shown; the admin routes check again themselves.
         with contextlib.suppress(AppError, OSError):
-            is_admin = await s.nextcloud.is_admin(user)
+            is_admin = await s.nextcloud.users.is_admin(user)
     return {
         "appId": s.env.app_id,
         "version": __version__,

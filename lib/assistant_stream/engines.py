@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-from .config import Settings
-from .env import AppEnv
-from .errors import NotConfigured
-from .events import ChatMessage, ProviderEvent
-from .provider import ProviderClient, ProviderConfig
-
-
-def provider_config(settings: Settings) -> ProviderConfig:
-    return ProviderConfig(
-        url=settings.streaming_api_url,
-        api_key=settings.streaming_api_key.reveal(),
-        model=settings.streaming_model,
-        connect_timeout=settings.connect_timeout,
-        first_byte_timeout=settings.request_timeout,
-        idle_timeout=settings.request_timeout,
-        max_tokens=settings.max_tokens or None,
-        temperature=settings.temperature if settings.temperature >= 0 else None,
-        max_answer_chars=settings.max_answer_chars,
-    )
-
-
-class ProviderEngine:
-    """Streams from the OpenAI-compatible provider the admin configured."""
-
-    name = "stream"
-
-    def __init__(self, client: ProviderClient, config: ProviderConfig) -> None:
-        self._client = client
-        self._config = config
-
-    def stream(self, user_id: str, messages: list[ChatMessage]) -> AsyncIterator[ProviderEvent]:
-        return self._client.stream_chat(self._config, messages)
+from .core.env import AppEnv
+from .core.errors import NotConfigured
+from .core.settings import Settings
+from .providers.config import provider_config
+from .providers.engine import ProviderEngine
+from .providers.transport import ProviderClient
 
 
 class EngineSelector:

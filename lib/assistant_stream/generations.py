@@ -11,13 +11,23 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .config import ConfigStore, Settings
-from .errors import AppError, NotFound, ProviderTimeout, RateLimited, SessionBusy, StorageError
+from .chat.prompt import build_prompt
+from .core.errors import (
+    AppError,
+    MessageNotFound,
+    NotFound,
+    NothingToTitle,
+    ProviderTimeout,
+    RateLimited,
+    SessionBusy,
+    ShuttingDown,
+    StorageUnavailable,
+    TooManyGenerations,
+    render_sse,
+)
+from .core.events import ChatMessage, Finish, ProviderEvent, ReasoningDelta, TextDelta, Usage
+from .core.settings import ConfigStore, Settings
 from .eventlog import MemoryEventLog
-from .events import ChatMessage, Finish, ProviderEvent, ReasoningDelta, TextDelta, Usage
-
-# The provider module owns role mapping and the history's size bounds.
-from .provider import build_messages
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +195,7 @@ class GenerationManager:
         else:
             human = await self._storage.get_message(user_id, session_id, human_message_id)
             if human["role"] != "human":
-                raise NotFound("Message not found: messageId must be the user's message",
-                               code="message_not_found")
+                raise MessageNotFound("Message not found: messageId must be the user's message")
         async with self._start_lock:  # check-then-start must not interleave for one session
             live = self._by_session.get(session_id)
             if live is not None and live.reply_to == human["id"]:
@@ -204,7 +213,7 @@ class GenerationManager:
     async def regenerate(self, user_id: str, session_id: int, message_id: int) -> Generation:
         message = await self._storage.get_message(user_id, session_id, message_id)
         if message["role"] != "assistant" or message["reply_to"] is None:
-            raise NotFound("Message not found: messageId must be an assistant answer", code="message_not_found")
+            raise MessageNotFound("Message not found: messageId must be an assistant answer")
         human = await self._storage.get_message(user_id, session_id, message["reply_to"])
         async with self._start_lock:
             if session_id in self._by_session:
@@ -225,7 +234,7 @@ class GenerationManager:
             messages = await self._storage.list_messages(user_id, session_id, 4, 0)
             convo = "\n\n".join(f"{m['role']}: {m['content'][:2000]}" for m in messages if m["content"])
             if not convo:
-                raise NotFound("There is nothing to title yet", code="nothing_to_title")
+                raise NothingToTitle()
             prompt = [ChatMessage("system", TITLE_PROMPT), ChatMessage("user", convo)]
             gen = Generation(key=title_key(session_id), kind="title", user_id=user_id, session_id=session_id,
                              message_id=None, reply_to=None, model=settings.streaming_model, engine=engine.name,
@@ -259,10 +268,10 @@ class GenerationManager:
 
     def _check_limits(self, user_id: str, settings: Settings, *, concurrency: bool = True) -> None:
         if self._closing:
-            raise StorageError("The app is shutting down, try again in a moment", code="shutting_down")
+            raise ShuttingDown()
         if concurrency and self._per_user[user_id] >= max(1, settings.max_concurrent_per_user):
-            raise RateLimited(f"You already have {self._per_user[user_id]} answers being generated; "
-                              "wait for one to finish", code="too_many_generations", retry_after=5)
+            raise TooManyGenerations(f"You already have {self._per_user[user_id]} answers being generated; "
+                                     "wait for one to finish", retry_after=5)
         window = self._starts[user_id]
         now = time.monotonic()
         while window and now - window[0] > 60:
@@ -339,7 +348,7 @@ class GenerationManager:
                 await self._save_title(gen)
         except AppError as exc:
             log.error("Could not save generation %s: %s", gen.key, exc.message)
-            if gen.kind == "answer" and isinstance(exc, StorageError) and gen.message_id is not None:
+            if gen.kind == "answer" and isinstance(exc, StorageUnavailable) and gen.message_id is not None:
                 self._unsaved[gen.message_id] = (gen, gen.status, gen.error)
             if gen.status != "error":
                 gen.status, gen.error = "error", exc
@@ -369,7 +378,7 @@ class GenerationManager:
                     completion_tokens=usage.completion_tokens if usage else None,
                     total_tokens=usage.total_tokens if usage else None,
                     tokens_per_second=gen.tokens_per_second())
-            except StorageError:
+            except StorageUnavailable:
                 if attempt == tries - 1:
                     raise
                 await asyncio.sleep(0.5 * (attempt + 1))
@@ -383,7 +392,7 @@ class GenerationManager:
 
     def _terminal_event(self, gen: Generation) -> tuple[str, dict[str, Any]]:
         if gen.status == "error":
-            payload = gen.error.to_event() if gen.error else {"error": "The answer failed", "code": "error"}
+            payload = render_sse(gen.error) if gen.error else {"error": "The answer failed", "code": "error"}
             payload["message"] = gen.final_message
             return "error", payload
         payload = {"done": True, "message": gen.final_message, "status": gen.status,
@@ -431,7 +440,7 @@ class GenerationManager:
         if message["role"] == "human":
             answer = await self._storage.answer_to(user_id, session_id, message_id)
             if answer is None:
-                raise NotFound("There is no answer to stop", code="message_not_found")
+                raise MessageNotFound("There is no answer to stop")
             message = answer
         gen = self._by_key.get(answer_key(message["id"]))
         if gen is not None and gen.task is not None and not gen.task.done():
@@ -463,9 +472,3 @@ def clean_title(text: str) -> str:
     if title.lower().startswith("title:"):
         title = title[6:].strip()
     return title[:TITLE_MAX_CHARS]
-
-
-def build_prompt(history: list[tuple[str, str]], settings: Settings) -> list[ChatMessage]:
-    """The messages sent to a model: the system prompt, then the bounded history."""
-    return build_messages(history, settings.system_prompt or None, max(1, settings.history_length),
-                          settings.history_max_chars)

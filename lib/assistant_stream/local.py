@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from .client_config import client_config
-from .errors import NotFound
+from .core.errors import NotFound
 from .services import current_user, services
 
 router = APIRouter()

@@ -7,19 +7,19 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from .config import ConfigStore
-from .env import AppEnv
-from .errors import NotAuthenticated
+from .core.env import AppEnv
+from .core.errors import NotAuthenticated
+from .core.settings import ConfigStore
+from .core.tokens import StreamTokens
 from .eventlog import MemoryEventLog
 from .generations import GenerationManager
-from .tokens import StreamTokens
 
 
 @dataclass(slots=True)
 class Services:
     env: AppEnv
     config: ConfigStore
-    storage: Any  # storage.Storage
+    storage: Any  # store.storage.Storage
     eventlog: MemoryEventLog
     generations: GenerationManager
     tokens: StreamTokens

@@ -7,17 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from assistant_stream import errors
-from assistant_stream.provider import (
-    ChatMessage,
-    Finish,
-    ProviderClient,
-    ProviderConfig,
-    ProviderEvent,
-    ReasoningDelta,
-    TextDelta,
-    Usage,
-)
+from assistant_stream.core import errors
+from assistant_stream.core.events import ChatMessage, Finish, ProviderEvent, ReasoningDelta, TextDelta, Usage
+from assistant_stream.providers.config import ProviderConfig
+from assistant_stream.providers.diagnostics import diagnose
+from assistant_stream.providers.transport import ProviderClient
 from tests.interop.conftest import MASTER_KEY, MOCK_TEXT, Server
 from tests.scripted_provider import ScriptedResponse, chat_chunk, openai_stream, sse
 
@@ -116,6 +110,6 @@ async def test_usage_reported(litellm_proxy: Server, client: ProviderClient) -> 
 
 
 async def test_connection_check(litellm_proxy: Server, client: ProviderClient) -> None:
-    report = await client.test_connection(config(litellm_proxy, "mock"))
+    report = await diagnose(client, config(litellm_proxy, "mock"))
     assert report.ok, report.summary
     assert report.checks == {"reachable": True, "key_accepted": True, "model_exists": True, "streams": True}

@@ -8,15 +8,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from assistant_stream.provider import (
-    ChatMessage,
-    Finish,
-    ProviderClient,
-    ProviderConfig,
-    ProviderEvent,
-    TextDelta,
-    Usage,
-)
+from assistant_stream.core.events import ChatMessage, Finish, ProviderEvent, TextDelta, Usage
+from assistant_stream.providers.config import ProviderConfig
+from assistant_stream.providers.diagnostics import diagnose
+from assistant_stream.providers.transport import ProviderClient
 from tests.interop.conftest import Server
 
 MSGS = [ChatMessage("user", "Tell me about the quick brown fox.")]
@@ -80,7 +75,7 @@ async def test_cancel_frees_the_slot(llama_server: Server, client: ProviderClien
 
 
 async def test_connection_check(llama_server: Server, client: ProviderClient) -> None:
-    report = await client.test_connection(config(llama_server))
+    report = await diagnose(client, config(llama_server))
     assert report.ok, report.summary
     assert report.checks["reachable"] and report.checks["streams"]
     assert report.checks["model_exists"] is not False  # llama-server lists the file name, answers any name

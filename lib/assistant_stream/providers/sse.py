@@ -11,11 +11,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from .errors import ProviderLimitExceeded
-
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "SSEDecoder", "ServerSentEvent"]
-
-DEFAULT_MAX_LINE_BYTES = 1_048_576
+from ..core.errors import ProviderLimitExceeded
+from ..core.limits import MAX_LINE_BYTES
 
 # Any of CR, LF (CRLF is a CR followed by a LF and is handled where a CR ends a chunk).
 _LINE_END = re.compile(rb"[\r\n]")
@@ -40,12 +37,12 @@ class SSEDecoder:
 
     Follows the WHATWG event-stream rules, except that an unterminated event is dispatched at EOF
     (providers end streams without the final blank line) and lines longer than ``max_line_bytes``
-    raise :class:`~assistant_stream.errors.ProviderLimitExceeded`.
+    raise :class:`~assistant_stream.core.errors.ProviderLimitExceeded`.
     """
 
     __slots__ = ("_data", "_event", "_last_id", "_max", "_partial", "_retry", "_skip_lf", "_started")
 
-    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self._max = max_line_bytes
         # Bytes of an unfinished line; a bytearray so a long line arriving in many pieces is not
         # re-copied on every piece.

@@ -7,15 +7,9 @@ from typing import Any
 
 import orjson
 
-from . import errors
-from .events import Finish, ProviderEvent, ReasoningDelta, TextDelta, Usage
-
-__all__ = [
-    "ChunkParser", "Finish", "ProviderEvent", "ReasoningDelta", "TextDelta", "ThinkSplitter", "Usage",
-    "error_from_payload",
-]
-
-
+from ..core import errors
+from ..core.events import Finish, ProviderEvent, ReasoningDelta, TextDelta, Usage
+from .errors import error_from_payload
 
 _OPEN = "<think>"
 _CLOSE = "</think>"
@@ -96,32 +90,6 @@ class ThinkSplitter:
             self._state = self._TEXT
             return [TextDelta(buf)]
         return []
-
-
-def _error_text(err: Any) -> str:
-    if isinstance(err, dict):
-        msg = err.get("message") or err.get("msg") or err.get("detail") or err.get("error")
-        if isinstance(msg, str) and msg:
-            return msg
-        return json.dumps(err, ensure_ascii=False)[:200]
-    return str(err)
-
-
-def error_from_payload(err: Any, prefix: str = "The AI provider reported an error") -> errors.ProviderError:
-    """Map an in-band ``{"error": ...}`` (or an ``event: error`` payload) to the matching ProviderError."""
-    msg = _error_text(err)[:500]
-    text = f"{prefix}: {msg}"
-    code: Any = err.get("code") if isinstance(err, dict) else None
-    kind = str(err.get("type") or "") if isinstance(err, dict) else ""
-    code_s = str(code or "").lower()
-    hint = f"{kind} {code_s}".lower()
-    if code_s in ("401", "403") or "auth" in hint or "api_key" in hint or "permission" in hint:
-        return errors.ProviderAuthError(text)
-    if code_s == "429" or "rate_limit" in hint or "quota" in hint:
-        return errors.ProviderRateLimited(text)
-    if code_s == "404" or "not_found" in hint:
-        return errors.ProviderNotFound(text)
-    return errors.ProviderError(text)
 
 
 def _int(value: Any) -> int:

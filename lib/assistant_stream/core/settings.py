@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol
 
 from .errors import AppError
+from .secrets import Secret
 
 log = logging.getLogger(__name__)
 
@@ -20,32 +22,6 @@ DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant inside Nextcloud. Answer in the language of the user's message. "
     "Use Markdown for lists, tables and code."
 )
-
-
-class Secret:
-    """A string that never shows itself in a repr, a log line or a JSON dump by accident."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('***')" if self._value else "Secret('')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,27 +137,28 @@ class ConfigStore:
     """Caches settings for ``ttl`` seconds; when Nextcloud is unreachable keeps the last good values."""
 
     def __init__(self, source: AppConfigSource | None, *, ttl: float = 10.0,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._source = source
+        self._clock = clock
         self._ttl = ttl
         self._environ = os.environ if environ is None else environ
         self._cached: Settings | None = None
-        self._fetched_at = 0.0
+        self._expires_at = -math.inf
         self._lock = asyncio.Lock()
         self._last_good: dict[str, str | None] | None = None
         self._outage_logged = False
 
     def invalidate(self) -> None:
-        self._fetched_at = 0.0
+        self._expires_at = -math.inf
 
     async def get(self) -> Settings:
-        if self._cached is not None and time.monotonic() - self._fetched_at < self._ttl:
+        if self._cached is not None and self._clock() < self._expires_at:
             return self._cached
         async with self._lock:  # one fetch at a time: a burst of requests costs one round trip
-            if self._cached is not None and time.monotonic() - self._fetched_at < self._ttl:
+            if self._cached is not None and self._clock() < self._expires_at:
                 return self._cached
             self._cached = await self._load()
-            self._fetched_at = time.monotonic()
+            self._expires_at = self._clock() + self._ttl
             return self._cached
 
     async def _load(self) -> Settings:

@@ -1,4 +1,4 @@
-"""Table definitions (SQLAlchemy Core) that storage.py queries; migrations/ alone creates them."""
+"""Table definitions (SQLAlchemy Core) that the queries use; migrations/ alone creates them."""
 
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ messages = Table(
     # No FK on purpose: deleting the question must not delete or break its answer.
     Column("reply_to", Integer, nullable=True),
     Column("model", String(256), nullable=True),
+    # How the answer was made ("stream" or "taskprocessing") and the code it failed with (migration 0002):
+    # a replay from the database must say exactly what the live stream said.
+    Column("engine", String(32), nullable=True),
+    Column("error_code", String(64), nullable=True),
     Column("prompt_tokens", Integer, nullable=True),
     Column("completion_tokens", Integer, nullable=True),
     Column("total_tokens", Integer, nullable=True),
@@ -72,5 +76,5 @@ SESSION_FIELDS = ("id", "user_id", "title", "timestamp", "updated_at")
 MESSAGE_FIELDS = (
     "id", "session_id", "role", "content", "timestamp", "ocp_task_id", "sources", "attachments",
     "reasoning", "status", "error", "finish_reason", "reply_to", "model", "prompt_tokens",
-    "completion_tokens", "total_tokens", "tokens_per_second", "updated_at",
+    "completion_tokens", "total_tokens", "tokens_per_second", "updated_at", "engine", "error_code",
 )

@@ -9,9 +9,8 @@ import json
 import time
 from dataclasses import dataclass
 
-from .errors import NotAuthenticated
-
-TOKEN_TTL = 600  # seconds: long enough for a long answer and a reconnect, short enough to be useless later
+from .errors import InvalidToken
+from .limits import MAX_TOKEN, TOKEN_TTL
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +44,8 @@ class StreamTokens:
 
     def verify(self, token: str, *, now: float | None = None) -> StreamGrant:
         """The grant a valid token carries; NotAuthenticated for anything forged, damaged or expired."""
-        bad = NotAuthenticated("Invalid or expired stream token", code="invalid_token")
-        if len(token) > 2048 or token.count(".") != 1:
+        bad = InvalidToken()
+        if len(token) > MAX_TOKEN or token.count(".") != 1:
             raise bad
         body, sig = token.split(".")
         try:

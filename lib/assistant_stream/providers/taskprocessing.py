@@ -8,21 +8,21 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-from . import APP_ID, errors
-from .events import ChatMessage, Finish, ProviderEvent, TextDelta
-from .nextcloud import (
+from .. import APP_ID
+from ..core import errors
+from ..core.events import ChatMessage, Finish, ProviderEvent, TextDelta
+from ..core.limits import MAX_TASK_POLL_FAILURES, TASK_MAX_WAIT
+from ..nextcloud.taskprocessing import (
     STATUS_CANCELLED,
     STATUS_FAILED,
     STATUS_SUCCESSFUL,
-    NextcloudClient,
+    TaskProcessingApi,
     task_output_text,
     task_status,
 )
 
 log = logging.getLogger(__name__)
 
-# Consecutive failed polls tolerated before the answer is given up: one lost round trip must not end it.
-MAX_POLL_FAILURES = 3
 
 
 def task_input(messages: Sequence[ChatMessage]) -> tuple[str, str, list[str]]:
@@ -33,7 +33,7 @@ def task_input(messages: Sequence[ChatMessage]) -> tuple[str, str, list[str]]:
     """
     last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
     if last_user < 0:
-        raise errors.BadRequest("There is no user message to answer")
+        raise errors.InvalidInput("There is no user message to answer")
     system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
     history = [
         json.dumps({"role": "human" if m.role == "user" else "assistant", "content": m.content},
@@ -49,14 +49,14 @@ class TaskProcessingEngine:
 
     name = "taskprocessing"
 
-    def __init__(self, nc: NextcloudClient, *, poll_interval: float = 1.0, max_wait: float = 600) -> None:
-        self._nc = nc
+    def __init__(self, api: TaskProcessingApi, *, poll_interval: float = 1.0, max_wait: float = TASK_MAX_WAIT) -> None:
+        self._api = api
         self._poll_interval = poll_interval
         self._max_wait = max_wait
 
     async def available(self, user: str) -> bool:
         """Whether Nextcloud can answer chats for this user (NextcloudError when it cannot be asked)."""
-        return await self._nc.taskprocessing_available(user)
+        return await self._api.available(user)
 
     async def stream(self, user: str, messages: list[ChatMessage], *,
                      custom_id: str | None = None) -> AsyncIterator[ProviderEvent]:
@@ -66,7 +66,7 @@ class TaskProcessingEngine:
         RateLimited when Nextcloud refuses to schedule. Closing the generator cancels the task.
         """
         system_prompt, text, history = task_input(messages)
-        task_id = await self._nc.schedule_chat(
+        task_id = await self._api.schedule_chat(
             user, system_prompt=system_prompt, input=text, history=history,
             custom_id=custom_id or f"{APP_ID}:{uuid.uuid4().hex}",
         )
@@ -80,14 +80,14 @@ class TaskProcessingEngine:
             while True:
                 await asyncio.sleep(self._poll_interval)
                 try:
-                    task = await self._nc.get_task(user, task_id)
+                    task = await self._api.get_task(user, task_id)
                 except errors.NotFound:
                     ended = True
                     raise errors.ProviderError("The Nextcloud task disappeared before it ended",
                                                partial=bool(emitted)) from None
                 except errors.NextcloudError:
                     failures += 1
-                    if failures >= MAX_POLL_FAILURES:
+                    if failures >= MAX_TASK_POLL_FAILURES:
                         raise
                     continue
                 failures = 0
@@ -116,7 +116,7 @@ class TaskProcessingEngine:
             if not ended:
                 # Closed by the consumer, cancelled, timed out or Nextcloud vanished: do not leave the task
                 # running in Nextcloud's queue. In the background, so a second cancellation cannot stop it.
-                self._nc.cancel_task_soon(user, task_id)
+                self._api.cancel_task_soon(user, task_id)
 
 
 def _new_suffix(emitted: str, output: str) -> str:

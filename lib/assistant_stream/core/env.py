@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import APP_ID, __version__
+from .. import APP_ID, __version__
 
 
 @dataclass(frozen=True, slots=True)

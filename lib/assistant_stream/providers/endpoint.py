@@ -1,19 +1,12 @@
-"""Provider URL and authentication handling: chat/models URLs, Azure OpenAI, key redaction."""
+"""Provider URLs and authentication: chat and models URLs from what the admin typed, Azure OpenAI."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["Endpoint", "display_url", "is_azure", "redact", "resolve_endpoint"]
-
 _CHAT = "/chat/completions"
 _AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
-# Generic secrets worth hiding even when they are not the configured key (a provider echoing some
-# other key, a proxy printing the Authorization header it received).
-_SECRETISH = re.compile(
-    r"(?i)(bearer\s+|api[-_]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+|\bsk-[A-Za-z0-9_\-]{8,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +66,3 @@ def display_url(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def redact(text: str, api_key: str | None) -> str:
-    """Remove the API key (and anything that looks like a bearer token or key) from ``text``."""
-    if api_key:
-        key = api_key.strip()
-        if len(key) >= 4 and key.lower() != "not-needed":
-            text = text.replace(key, "[redacted]")
-    return _SECRETISH.sub(lambda m: (m.group(1) or "") + "[redacted]", text)

@@ -24,8 +24,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_cli() -> None:
-    # Developer use: `alembic -c lib/assistant_stream/migrations/alembic.ini upgrade head`.
-    from assistant_stream.storage import normalize_url
+    # Developer use: `alembic -c lib/assistant_stream/store/migrations/alembic.ini upgrade head`.
+    from assistant_stream.store.database import normalize_url
 
     url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get("DATABASE_URL")
     engine = create_async_engine(normalize_url(url or "sqlite:///assistant_stream.db"))

@@ -1,0 +1,1 @@
+"""The ground floor: errors, environment, settings, limits, text, events, tokens, callers (imports nothing above)."""

@@ -1,0 +1,280 @@
+"""One exception hierarchy; one table from class to (status, code); one renderer each for HTTP and SSE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    """Base of every error the app reports to a client.
+
+    ``message`` is shown to users and admins: it must name the cause and must never contain a secret.
+    Status and code come from ``ERRORS`` (looked up along the class's MRO), never from the instance.
+    """
+
+    default_message: ClassVar[str] = "Internal error"
+    message: str
+    # True once text was already shown to the user: such a failure must not be retried.
+    partial: bool
+    # Seconds after which trying again makes sense (sent as Retry-After / ``retryAfter``); None: no advice.
+    retry_after: float | None
+
+    def __init__(self, message: str | None = None, *, partial: bool = False,
+                 retry_after: float | None = None) -> None:
+        self.message = message if message is not None else type(self).default_message
+        self.partial = partial
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+    @property
+    def status(self) -> int:
+        return lookup(type(self))[0]
+
+    @property
+    def code(self) -> str:
+        return lookup(type(self))[1]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(retry_seconds(self.retry_after))} if self.retry_after is not None else {}
+
+
+# --- client errors -------------------------------------------------------------------------------
+
+
+class InvalidInput(AppError):
+    default_message = "Bad request"
+
+
+class MissingParameter(InvalidInput):
+    default_message = "A required parameter is missing"
+
+
+class InvalidParameter(InvalidInput):
+    default_message = "Invalid parameter"
+
+
+class InvalidJson(InvalidInput):
+    default_message = "The request body is not valid JSON"
+
+
+class EmptyMessage(InvalidInput):
+    default_message = "Message content is empty"
+
+
+class SessionBusy(InvalidInput):
+    default_message = "This conversation is already generating an answer"
+
+
+class NotConfigured(InvalidInput):
+    default_message = ("No AI provider is available: the administrator must set streaming_api_url "
+                       "or install a Nextcloud text processing provider")
+
+
+class NoPublicUrl(InvalidInput):
+    default_message = "No stream URL is exposed (streaming_public_url is not set)"
+
+
+class NotAuthenticated(AppError):
+    default_message = "Not authenticated"
+
+
+class InvalidToken(NotAuthenticated):
+    default_message = "Invalid or expired stream token"
+
+
+class NotFound(AppError):
+    # AppAPI answers 404 (not 403) for what a user may not see; we do the same so ids are not probed.
+    default_message = "Not found"
+
+
+class MessageNotFound(NotFound):
+    default_message = "Message not found"
+
+
+class NothingToTitle(NotFound):
+    default_message = "There is nothing to title yet"
+
+
+class RouteNotFound(NotFound):
+    """No route has this path."""
+
+
+class MethodNotAllowed(AppError):
+    default_message = "Method not allowed"
+
+
+class TooLarge(AppError):
+    default_message = "Request too large"
+
+
+class TooLong(TooLarge):
+    default_message = "A parameter is too long"
+
+
+class RateLimited(AppError):
+    default_message = "Too many requests"
+
+
+class TooManyGenerations(RateLimited):
+    default_message = "Too many answers are being generated at once"
+
+
+# --- upstream errors (the provider, Nextcloud, the database) ---------------------------------------
+
+
+class ProviderError(AppError):
+    """The model provider (or Nextcloud's text processing) failed."""
+
+    default_message = "The AI provider failed"
+
+
+class ProviderAuthError(ProviderError):
+    default_message = "The AI provider rejected the API key"
+
+
+class ProviderNotFound(ProviderError):
+    default_message = "The AI provider URL or model was not found"
+
+
+class ProviderRateLimited(ProviderError):
+    default_message = "The AI provider is rate limiting requests"
+
+
+class ProviderUnavailable(ProviderError):
+    default_message = "The AI provider is unavailable"
+    upstream_status: int | None  # the provider's HTTP status (5xx); decides whether a retry can help
+
+    def __init__(self, message: str | None = None, *, upstream_status: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.upstream_status = upstream_status
+
+
+class ProviderConnectError(ProviderError):
+    default_message = "The AI provider could not be reached"
+    kind: str  # "tls", "dns", "refused", "lost" (during the answer) or "other"
+
+    def __init__(self, message: str | None = None, *, kind: str = "other", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.kind = kind
+
+
+class ProviderTimeout(ProviderError):
+    default_message = "The AI provider did not answer in time"
+
+
+class ProviderProtocolError(ProviderError):
+    default_message = "The AI provider sent a response that is not an OpenAI-compatible stream"
+
+
+class ProviderLimitExceeded(ProviderError):
+    default_message = "The AI provider sent more data than allowed"
+
+
+class NextcloudError(AppError):
+    default_message = "Nextcloud could not be reached"
+    nc_status: int  # the HTTP / OCS status Nextcloud answered with (404 for OCS 998 too); 0 for none
+    nc_reason: str  # Nextcloud's own message for a refused request ("" for none; never a secret of ours)
+
+    def __init__(self, message: str | None = None, *, nc_status: int = 0, nc_reason: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.nc_status = nc_status
+        self.nc_reason = nc_reason
+
+
+class StorageUnavailable(AppError):
+    default_message = "The database is unavailable, try again shortly"
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = 2, **kw: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **kw)
+
+
+class ShuttingDown(StorageUnavailable):
+    default_message = "The app is shutting down, try again in a moment"
+
+
+class GenerationFailed(AppError):
+    """A stored answer that failed with a code this version does not know (or none, before 0002)."""
+
+    default_message = "The answer failed"
+
+
+# --- the one table ---------------------------------------------------------------------------------
+
+ERRORS: dict[type[AppError], tuple[int, str]] = {
+    AppError: (500, "internal_error"),
+    InvalidInput: (400, "bad_request"),
+    MissingParameter: (400, "missing_parameter"),
+    InvalidParameter: (400, "invalid_parameter"),
+    InvalidJson: (400, "invalid_json"),
+    EmptyMessage: (400, "empty_message"),
+    SessionBusy: (400, "session_already_thinking"),
+    NotConfigured: (400, "not_configured"),
+    NoPublicUrl: (400, "no_public_url"),
+    NotAuthenticated: (401, "not_authenticated"),
+    InvalidToken: (401, "invalid_token"),
+    NotFound: (404, "not_found"),
+    MessageNotFound: (404, "message_not_found"),
+    NothingToTitle: (404, "nothing_to_title"),
+    RouteNotFound: (404, "http_404"),
+    MethodNotAllowed: (405, "http_405"),
+    TooLarge: (413, "too_large"),
+    TooLong: (413, "too_long"),
+    RateLimited: (429, "rate_limited"),
+    TooManyGenerations: (429, "too_many_generations"),
+    ProviderError: (502, "provider_error"),
+    ProviderAuthError: (502, "provider_auth"),
+    ProviderNotFound: (502, "provider_not_found"),
+    ProviderRateLimited: (502, "provider_rate_limited"),
+    ProviderUnavailable: (502, "provider_unavailable"),
+    ProviderConnectError: (502, "provider_unreachable"),
+    ProviderTimeout: (504, "provider_timeout"),
+    ProviderProtocolError: (502, "provider_protocol"),
+    ProviderLimitExceeded: (502, "provider_limit"),
+    NextcloudError: (502, "nextcloud_error"),
+    StorageUnavailable: (503, "storage_unavailable"),
+    ShuttingDown: (503, "shutting_down"),
+    GenerationFailed: (500, "generation_failed"),
+}
+_BY_CODE: dict[str, type[AppError]] = {code: cls for cls, (_status, code) in ERRORS.items()}
+
+
+def lookup(cls: type[AppError]) -> tuple[int, str]:
+    """(status, code) of the nearest class in ``cls``'s MRO that the table names."""
+    for klass in cls.__mro__:
+        found = ERRORS.get(klass)  # type: ignore[arg-type]
+        if found is not None:
+            return found
+    raise TypeError(f"{cls.__name__} is not an AppError")
+
+
+def from_code(code: str | None, message: str | None) -> AppError:
+    """The error a stored answer ended with, rebuilt from its code (GenerationFailed when unknown)."""
+    return _BY_CODE.get(code or "", GenerationFailed)(message or GenerationFailed.default_message)
+
+
+def retry_seconds(retry_after: float) -> int:
+    """Whole seconds for Retry-After: rounded up, at least 1 (0 would invite an immediate hammering)."""
+    return max(1, int(retry_after + 0.999))
+
+
+@dataclass(frozen=True, slots=True)
+class HttpError:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def render_http(exc: AppError) -> HttpError:
+    """A JSON error response (Nextcloud Assistant's shape: ``{"error": ...}``, plus a code)."""
+    status, code = lookup(type(exc))
+    return HttpError(status, {"error": exc.message, "code": code}, exc.headers)
+
+
+def render_sse(exc: AppError) -> dict[str, Any]:
+    """The payload of an SSE ``error`` event (and the error part of a poll body)."""
+    payload: dict[str, Any] = {"error": exc.message, "code": lookup(type(exc))[1]}
+    if exc.retry_after is not None:
+        payload["retryAfter"] = retry_seconds(exc.retry_after)
+    return payload

@@ -1,0 +1,50 @@
+"""Every size, count and time limit of the app in one place, so two modules can never disagree."""
+
+from __future__ import annotations
+
+# --- ids and numbers ---------------------------------------------------------------------------------
+# Ids are 32-bit columns: a larger id cannot exist, and PostgreSQL would reject it in a query.
+MAX_ID = 2**31 - 1
+# Unix seconds: anything a JSON client can send exactly, far beyond any real date (columns are 64-bit).
+MAX_TIMESTAMP = 2**53 - 1
+
+# --- what a request may carry --------------------------------------------------------------------------
+MAX_BODY = 256 * 1024  # bytes of a JSON request body
+MAX_TITLE = 500  # characters of a session title (the column is String(500))
+MAX_CONTENT = 100_000  # characters of one message
+MAX_ROLE = 20  # characters of a role parameter (the roles themselves are a closed list)
+MAX_TOKEN = 2048  # characters of a stream token
+MAX_PAGE = 200  # messages per /chat/messages page
+FIRST_MESSAGE_TITLE = 140  # characters of the first question shown as the title until one is generated
+MAX_POLL_TIMEOUT = 30.0  # seconds one long-poll may wait (below every proxy's read timeout)
+
+# --- answers and titles ----------------------------------------------------------------------------------
+TITLE_MAX_CHARS = 120  # characters of a generated title
+TITLE_CONTEXT_MESSAGES = 4  # newest messages a title is generated from
+TITLE_CONTEXT_CHARS = 2000  # characters of each of them
+START_WINDOW = 60.0  # seconds over which max_starts_per_minute counts
+
+# --- provider streams --------------------------------------------------------------------------------
+MAX_LINE_BYTES = 1_048_576  # one SSE line from a provider: bounded so a peer cannot grow memory forever
+MAX_ERROR_BODY = 64 * 1024  # bytes read of an error response
+MAX_ERROR_DETAIL = 200  # characters of a provider's error message shown to users
+
+# --- delivery to browsers --------------------------------------------------------------------------------
+HEARTBEAT = 15.0  # seconds between keep-alive comments: below every common proxy's idle cut (nginx 60 s)
+# Text per write for a reader that fell behind. uvicorn buffers a whole write before it applies
+# back-pressure, so without a cap a slow reader would hold a copy of the entire rest of the answer.
+MAX_BATCH_CHARS = 64 * 1024
+EVENTLOG_RETENTION = 300.0  # seconds a finished answer's event log stays for reconnecting readers
+TOKEN_TTL = 600  # seconds: long enough for a long answer and a reconnect, short enough to be useless later
+
+# --- Nextcloud -------------------------------------------------------------------------------------------
+ADMIN_CACHE_TTL = 60.0  # seconds an "is admin" answer is reused
+TASKTYPES_CACHE_TTL = 60.0  # seconds a "TaskProcessing can chat" answer is reused
+# One nc_py_api client (two HTTP sessions) per user we act as; bounded so a big instance does not
+# hoard sockets. An evicted client is closed only later: a request of its user may still be using it.
+MAX_USER_CLIENTS = 64
+RETIRED_CLIENT_GRACE = 60.0
+MAX_CACHED_USERS = 10_000
+# Consecutive failed polls of a TaskProcessing task tolerated: one lost round trip must not end an answer.
+MAX_TASK_POLL_FAILURES = 3
+TASK_MAX_WAIT = 600.0  # seconds a TaskProcessing answer may take (tasks wait for Nextcloud's background jobs)

@@ -1,0 +1,131 @@
+"""Nextcloud's TaskProcessing API (core OCS v2), asked as the user: chat tasks scheduled, read, cancelled."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..core import errors
+from ..core.limits import TASKTYPES_CACHE_TTL
+from .client import NextcloudClient, remember
+
+log = logging.getLogger(__name__)
+
+CHAT_TASK_TYPE = "core:text2text:chat"
+(STATUS_UNKNOWN, STATUS_SCHEDULED, STATUS_RUNNING,
+ STATUS_SUCCESSFUL, STATUS_FAILED, STATUS_CANCELLED) = range(6)
+_STATUS_BY_NAME = {
+    "STATUS_UNKNOWN": STATUS_UNKNOWN,
+    "STATUS_SCHEDULED": STATUS_SCHEDULED,
+    "STATUS_RUNNING": STATUS_RUNNING,
+    "STATUS_SUCCESSFUL": STATUS_SUCCESSFUL,
+    "STATUS_FAILED": STATUS_FAILED,
+    "STATUS_CANCELLED": STATUS_CANCELLED,
+}
+
+
+def task_status(value: Any) -> int:
+    """Nextcloud 30+ sends ``"STATUS_RUNNING"``, older code paths an int: normalise to the int constants."""
+    if isinstance(value, bool):
+        return STATUS_UNKNOWN
+    if isinstance(value, int):
+        return value if STATUS_UNKNOWN <= value <= STATUS_CANCELLED else STATUS_UNKNOWN
+    if isinstance(value, str):
+        if value.isascii() and value.isdigit():
+            return task_status(int(value))
+        return _STATUS_BY_NAME.get(value.upper(), STATUS_UNKNOWN)
+    return STATUS_UNKNOWN
+
+
+def task_output_text(task: Mapping[str, Any]) -> str:
+    """The chat answer of a task (``output.output``), "" while there is none."""
+    output = task.get("output")
+    if isinstance(output, Mapping):
+        text = output.get("output")
+        if isinstance(text, str):
+            return text
+    return ""
+
+
+class TaskProcessingApi:
+    def __init__(self, client: NextcloudClient, *, cache_ttl: float = TASKTYPES_CACHE_TTL) -> None:
+        self._client = client
+        self._cache_ttl = cache_ttl
+        self._tasktypes_cache: dict[str, tuple[float, bool]] = {}
+
+    async def available(self, user: str) -> bool:
+        """True when Nextcloud has a provider for ``core:text2text:chat`` (cached a minute)."""
+        now = time.monotonic()
+        cached = self._tasktypes_cache.get(user)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        nc = await self._client.as_user(user)
+        data = await self._client.call("list task types", nc.ocs("GET", "/ocs/v2.php/taskprocessing/tasktypes"))
+        types = data.get("types") if isinstance(data, Mapping) else None
+        result = isinstance(types, Mapping) and CHAT_TASK_TYPE in types
+        remember(self._tasktypes_cache, user, (now + self._cache_ttl, result))
+        return result
+
+    async def schedule_chat(self, user: str, *, system_prompt: str, input: str, history: list[str],
+                            custom_id: str) -> int:
+        """Schedule a ``core:text2text:chat`` task; returns its id."""
+        nc = await self._client.as_user(user)
+        body = {
+            "type": CHAT_TASK_TYPE,
+            "input": {"system_prompt": system_prompt, "input": input, "history": history},
+            "appId": self._client.app_id,
+            "customId": custom_id,
+        }
+        try:
+            data = await self._client.call("schedule task",
+                                           nc.ocs("POST", "/ocs/v2.php/taskprocessing/schedule", json=body))
+        except errors.NextcloudError as exc:
+            if exc.nc_status == 412:
+                self._tasktypes_cache.pop(user, None)
+                raise errors.NotConfigured(
+                    "Nextcloud has no text processing provider for chat (core:text2text:chat)") from None
+            if exc.nc_status == 400:
+                raise errors.ProviderError(f"Nextcloud refused the chat task: {exc.nc_reason}") from None
+            raise
+        try:
+            return int(data["task"]["id"])
+        except (KeyError, TypeError, ValueError):
+            raise errors.NextcloudError("Nextcloud sent an unexpected answer (schedule task)") from None
+
+    async def get_task(self, user: str, task_id: int) -> dict[str, Any]:
+        """The task as Nextcloud returns it (``status`` is a string on Nextcloud 30+, see task_status())."""
+        nc = await self._client.as_user(user)
+        try:
+            data = await self._client.call("read task",
+                                           nc.ocs("GET", f"/ocs/v2.php/taskprocessing/task/{int(task_id)}"))
+        except errors.NextcloudError as exc:
+            if exc.nc_status == 404:
+                raise errors.NotFound("The Nextcloud task no longer exists") from None
+            raise
+        task = data.get("task") if isinstance(data, Mapping) else None
+        if not isinstance(task, dict):
+            raise errors.NextcloudError("Nextcloud sent an unexpected answer (read task)")
+        return task
+
+    async def cancel_task(self, user: str, task_id: int) -> None:
+        """Cancel a task; one that is gone or already ended is not an error."""
+        nc = await self._client.as_user(user)
+        try:
+            await self._client.call("cancel task",
+                                    nc.ocs("POST", f"/ocs/v2.php/taskprocessing/tasks/{int(task_id)}/cancel"))
+        except errors.NextcloudError as exc:
+            if exc.nc_status != 404:
+                raise
+
+    def cancel_task_soon(self, user: str, task_id: int) -> None:
+        """Cancel in the background, immune to the caller being cancelled (used from ``finally`` blocks)."""
+
+        async def run() -> None:
+            try:
+                await self.cancel_task(user, task_id)
+            except errors.AppError as exc:
+                log.info("Could not cancel Nextcloud task %s: %s", task_id, exc.message)
+
+        self._client.in_background(run())

@@ -1,0 +1,1 @@
+"""Engines that write answers: the OpenAI-compatible client, split by job, and TaskProcessing."""
