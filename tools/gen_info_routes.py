@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from assistant_stream.core.settings import SETTING_KEYS, env_name
-from assistant_stream.routes import ROUTES, Route
+from assistant_stream.web.routes import ROUTES, Route
 
 # Env vars the app reads besides the settings (see env.py). AppAPI injects APP_ID, APP_SECRET & co. itself.
 EXTRA_ENV: dict[str, tuple[str, str]] = {

@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from assistant_stream import APP_ID, __version__
-from assistant_stream.routes import ROUTES
+from assistant_stream.web.routes import ROUTES
 
 
 def json_info(secret: str, port: int) -> str:

@@ -35,15 +35,15 @@ def main() -> None:
         logging.getLogger(__name__).warning(
             "LOCAL MODE: single-user chat at http://%s:%d/ without Nextcloud (never use this in production)",
             env.app_host, env.app_port)
-    # Open streams get 4 s to end, then generations 5 s (app.py): 9 s, inside Docker's default 10 s stop
+    # Open streams get 4 s to end, then generations 5 s (web/app.py): 9 s, inside Docker's default 10 s stop
     # timeout, after which a SIGKILL would leave only the last saved second of an answer.
     kwargs: dict = {"factory": True, "log_config": None, "timeout_graceful_shutdown": 4,
                     "lifespan": "on", "proxy_headers": False}
     if env.under_harp:
         sock = os.environ.get("HP_EXAPP_SOCK", "/tmp/exapp.sock")  # noqa: S108 (HaRP/nc_py_api convention)
-        uvicorn.run("assistant_stream.app:create_app", uds=sock, **kwargs)
+        uvicorn.run("assistant_stream.web.app:create_app", uds=sock, **kwargs)
     else:
-        uvicorn.run("assistant_stream.app:create_app", host=env.app_host, port=env.app_port, **kwargs)
+        uvicorn.run("assistant_stream.web.app:create_app", host=env.app_host, port=env.app_port, **kwargs)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import sys
 
-from .client_config import delivery, engine_name
+from .chat.engines import engine_name
 from .core.env import AppEnv
 from .core.settings import ConfigStore
 from .providers.diagnostics import diagnose_settings
 from .providers.transport import ProviderClient
+from .web.client_config import delivery
 
 
 async def run(test: bool) -> int:

@@ -15,6 +15,7 @@ class CallerKind(StrEnum):
     APPAPI = "appapi"  # AppAPI's signed headers: a Nextcloud user, or "" for AppAPI's own calls
     TOKEN = "token"  # noqa: S105 - a stream token in the query (checked by the route; only on TOKEN_PATHS)
     LOCAL = "local"  # single-user mode on loopback, never in a container
+    ANONYMOUS = "anonymous"  # a public path (the heartbeat): nobody had to prove anything
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,11 +122,24 @@ class NextcloudClient:
         return task
 
 
-def remember(cache: dict[str, tuple[float, bool]], key: str, value: tuple[float, bool]) -> None:
-    """Put a (expiry, answer) in a per-user cache that stays bounded."""
-    if len(cache) >= MAX_CACHED_USERS:
-        cache.clear()  # crude, but bounded; a miss costs one round trip
-    cache[key] = value
+class TtlCache:
+    """Per-user yes/no answers kept ``ttl`` seconds; bounded so a big instance cannot grow it forever."""
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, bool]] = {}
+
+    def get(self, key: str) -> bool | None:
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, key: str, value: bool) -> None:
+        if len(self._entries) >= MAX_CACHED_USERS:
+            self._entries.clear()  # crude, but bounded; a miss costs one round trip
+        self._entries[key] = (time.monotonic() + self._ttl, value)
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
 
 
 def translate(exc: NextcloudException, what: str) -> errors.AppError:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from ..core import errors
 from ..core.limits import TASKTYPES_CACHE_TTL
-from .client import NextcloudClient, remember
+from .client import NextcloudClient, TtlCache
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +51,18 @@ def task_output_text(task: Mapping[str, Any]) -> str:
 class TaskProcessingApi:
     def __init__(self, client: NextcloudClient, *, cache_ttl: float = TASKTYPES_CACHE_TTL) -> None:
         self._client = client
-        self._cache_ttl = cache_ttl
-        self._tasktypes_cache: dict[str, tuple[float, bool]] = {}
+        self._can_chat = TtlCache(cache_ttl)
 
     async def available(self, user: str) -> bool:
         """True when Nextcloud has a provider for ``core:text2text:chat`` (cached a minute)."""
-        now = time.monotonic()
-        cached = self._tasktypes_cache.get(user)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        cached = self._can_chat.get(user)
+        if cached is not None:
+            return cached
         nc = await self._client.as_user(user)
         data = await self._client.call("list task types", nc.ocs("GET", "/ocs/v2.php/taskprocessing/tasktypes"))
         types = data.get("types") if isinstance(data, Mapping) else None
         result = isinstance(types, Mapping) and CHAT_TASK_TYPE in types
-        remember(self._tasktypes_cache, user, (now + self._cache_ttl, result))
+        self._can_chat.put(user, result)
         return result
 
     async def schedule_chat(self, user: str, *, system_prompt: str, input: str, history: list[str],
@@ -83,7 +80,7 @@ class TaskProcessingApi:
                                            nc.ocs("POST", "/ocs/v2.php/taskprocessing/schedule", json=body))
         except errors.NextcloudError as exc:
             if exc.nc_status == 412:
-                self._tasktypes_cache.pop(user, None)
+                self._can_chat.forget(user)
                 raise errors.NotConfigured(
                     "Nextcloud has no text processing provider for chat (core:text2text:chat)") from None
             if exc.nc_status == 400:

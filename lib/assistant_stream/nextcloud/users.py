@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from urllib.parse import quote
 
 from ..core import errors
 from ..core.limits import ADMIN_CACHE_TTL
-from .client import NextcloudClient, remember
+from .client import NextcloudClient, TtlCache
 
 
 class Users:
     def __init__(self, client: NextcloudClient, *, cache_ttl: float = ADMIN_CACHE_TTL) -> None:
         self._client = client
-        self._cache_ttl = cache_ttl
-        self._admin_cache: dict[str, tuple[float, bool]] = {}
+        self._admins = TtlCache(cache_ttl)
 
     async def is_admin(self, user_id: str) -> bool:
         """True when the user is in Nextcloud's "admin" group (asked as that user, cached a minute)."""
         if not user_id:
             return False
-        now = time.monotonic()
-        cached = self._admin_cache.get(user_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        cached = self._admins.get(user_id)
+        if cached is not None:
+            return cached
         nc = await self._client.as_user(user_id)
         try:
             # The provisioning API shows users their own groups. nc.users.get_user() would not quote the id.
@@ -36,5 +33,5 @@ class Users:
                 raise
             groups = []
         result = isinstance(groups, list) and "admin" in groups
-        remember(self._admin_cache, user_id, (now + self._cache_ttl, result))
+        self._admins.put(user_id, result)
         return result

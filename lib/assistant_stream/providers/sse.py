@@ -64,19 +64,9 @@ class SSEDecoder:
         if not chunk:
             return []
         if not self._started:
-            # A UTF-8 BOM may only appear at the very start of the stream; fewer than 3 bytes at the
-            # start are rare enough to keep in the partial buffer and strip later.
-            if len(self._partial) + len(chunk) < 3 and _BOM.startswith(bytes(self._partial) + chunk):
-                self._partial += chunk
+            chunk = self._strip_bom(chunk)
+            if not chunk:
                 return []
-            self._started = True
-            if self._partial:
-                chunk = bytes(self._partial) + chunk
-                self._partial.clear()
-            if chunk.startswith(_BOM):
-                chunk = chunk[3:]
-                if not chunk:
-                    return []
         if self._skip_lf:
             self._skip_lf = False
             if chunk[0] == 10:  # LF completing a CRLF split across chunks
@@ -93,30 +83,52 @@ class SSEDecoder:
             return [ServerSentEvent(value.decode("utf-8", "replace"), "message", self._last_id)]
         events: list[ServerSentEvent] = []
         if self._partial:
-            # Complete the pending line first; only its tail is searched, the prefix is not re-scanned.
-            m = _LINE_END.search(chunk)
-            if m is None:
-                self._partial += chunk
-                if len(self._partial) > self._max:
-                    self._too_long()
-                return events
-            end = m.start()
-            self._partial += chunk[:end]
-            line = bytes(self._partial)
-            self._partial.clear()
-            if len(line) > self._max:
-                self._too_long()
-            if chunk[end] == 13:
-                if end + 1 == len(chunk):
-                    self._skip_lf = True
-                elif chunk[end + 1] == 10:
-                    end += 1
-            ev = self._line(line)
-            if ev is not None:
-                events.append(ev)
-            chunk = chunk[end + 1:]
+            chunk = self._complete_partial(chunk, events)
             if not chunk:
                 return events
+        self._split(chunk, events)
+        return events
+
+    def _strip_bom(self, chunk: bytes) -> bytes:
+        """The first bytes of the stream without a UTF-8 BOM (b"" while fewer than 3 bytes decide it)."""
+        # A BOM may only appear at the very start of the stream; fewer than 3 bytes at the start are
+        # rare enough to keep in the partial buffer and strip later.
+        if len(self._partial) + len(chunk) < 3 and _BOM.startswith(bytes(self._partial) + chunk):
+            self._partial += chunk
+            return b""
+        self._started = True
+        if self._partial:
+            chunk = bytes(self._partial) + chunk
+            self._partial.clear()
+        return chunk[3:] if chunk.startswith(_BOM) else chunk
+
+    def _complete_partial(self, chunk: bytes, events: list[ServerSentEvent]) -> bytes:
+        """Finish the pending line with the start of ``chunk``; returns the rest of ``chunk``."""
+        # Only the new bytes are searched for a line end, the pending prefix is not re-scanned.
+        m = _LINE_END.search(chunk)
+        if m is None:
+            self._partial += chunk
+            if len(self._partial) > self._max:
+                self._too_long()
+            return b""
+        end = m.start()
+        self._partial += chunk[:end]
+        line = bytes(self._partial)
+        self._partial.clear()
+        if len(line) > self._max:
+            self._too_long()
+        if chunk[end] == 13:
+            if end + 1 == len(chunk):
+                self._skip_lf = True
+            elif chunk[end + 1] == 10:
+                end += 1
+        ev = self._line(line)
+        if ev is not None:
+            events.append(ev)
+        return chunk[end + 1:]
+
+    def _split(self, chunk: bytes, events: list[ServerSentEvent]) -> None:
+        """Decode the whole lines of ``chunk``; keep an unfinished last line for the next chunk."""
         # bytes.splitlines splits exactly on CR, LF and CRLF (unlike str.splitlines) and runs in C.
         lines = chunk.splitlines(keepends=True)
         last = lines[-1]
@@ -136,7 +148,6 @@ class SSEDecoder:
             ev = self._line(line)
             if ev is not None:
                 events.append(ev)
-        return events
 
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: finish the last line and dispatch an event that lacked its blank line."""

@@ -1,64 +1,11 @@
-"""Request parameters read from the query string or a JSON body, as Nextcloud's OCS controllers do."""
+"""OpenAPI for every route: parameters, response bodies (docs/api.md "Records") and every status a route answers."""
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from starlette.requests import Request
-
-from .core.errors import AppError, InvalidJson, InvalidParameter, MissingParameter, TooLarge, TooLong
-from .core.limits import MAX_BODY, MAX_ID
-
-# ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then rejects or reinterprets.
-_DIGITS = re.compile(r"[0-9]{1,19}")
-_INTEGER = re.compile(r"-?[0-9]{1,19}")
-
-
-@dataclass(frozen=True, slots=True)
-class P:
-    """One parameter: its name, type and bounds drive both parsing and the OpenAPI schema."""
-
-    name: str
-    type: str = "int"  # "int", "str", "bool", "float"
-    required: bool = True
-    minimum: float | None = 1
-    maximum: float | None = MAX_ID
-    max_len: int | None = None
-    default: Any = None
-    description: str = ""
-
-    def schema(self) -> dict[str, Any]:
-        if self.type == "int":
-            s: dict[str, Any] = {"type": "integer"}
-        elif self.type == "float":
-            s = {"type": "number"}
-        elif self.type == "bool":
-            s = {"type": "boolean"}
-        else:
-            s = {"type": "string"}
-            if self.max_len is not None:
-                s["maxLength"] = self.max_len
-        if self.type in ("int", "float"):
-            if self.minimum is not None:
-                s["minimum"] = self.minimum
-            if self.maximum is not None:
-                s["maximum"] = self.maximum
-        if self.description:
-            s["description"] = self.description
-        return s
-
-
-def session_id() -> P:
-    return P("sessionId", description="Chat session id")
-
-
-def message_id(required: bool = True) -> P:
-    return P("messageId", required=required, description="Message id")
-
+from .params import P
 
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
                 "required": ["error"]}
@@ -86,7 +33,8 @@ MESSAGE_SCHEMA: dict[str, Any] = {
         "model": _nullable("string"), "prompt_tokens": _nullable("integer"),
         "completion_tokens": _nullable("integer"), "total_tokens": _nullable("integer"),
         "tokens_per_second": _nullable("number"), "sources": {"type": "string"},
-        "attachments": {"type": "string"}}}
+        "attachments": {"type": "string"}, "engine": {"enum": ["stream", "taskprocessing", None]},
+        "error_code": _nullable("string")}}
 GENERATION_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["taskId", "messageId", "replyTo", "engine"],
     "properties": {"taskId": {"type": "integer"}, "messageId": {"type": "integer"},
@@ -106,7 +54,7 @@ POLL_SCHEMA: dict[str, Any] = {
                    "reasoning": {"type": "string"}, "rcursor": {"type": "integer"},
                    "messageId": _nullable("integer"), "replyTo": _nullable("integer"),
                    "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}, "error": {"type": "string"},
-                   "code": {"type": "string"}, "title": {"type": "string"}}}
+                   "code": {"type": "string"}, "retryAfter": {"type": "integer"}, "title": {"type": "string"}}}
 # One Server-Sent Event of /chat/stream (the schema of a text/event-stream body describes each event);
 # `data` is JSON: started, a chunk or reasoning delta, or the final done / error.
 SSE_EVENT_SCHEMA: dict[str, Any] = {
@@ -122,7 +70,7 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
                 {"required": ["done", "message"], "properties": {
                     "done": {"const": True}, "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}}},
                 {"required": ["error", "code"], "properties": {
-                    "error": {"type": "string"}, "code": {"type": "string"},
+                    "error": {"type": "string"}, "code": {"type": "string"}, "retryAfter": {"type": "integer"},
                     "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}}},
             ]}}}}
 STATUS_TEXT = {400: "Bad request", 401: "Not authenticated", 404: "Not found (or not this user's)",
@@ -154,112 +102,3 @@ def openapi(verb: str, params: Sequence[P], *, extra_status: Sequence[int] = (),
         out["requestBody"] = {"required": False, "content": {"application/json": {"schema": {
             "type": "object", "properties": {p.name: p.schema() for p in params}}}}}
     return out
-
-
-async def read(request: Request, params: Sequence[P]) -> dict[str, Any]:
-    """Parse and validate; any problem is a 400 that names the parameter."""
-    sources: list[dict[str, Any]] = [dict(request.query_params)]
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        body = await _json_body(request)
-        if body:
-            sources.insert(0, body)
-    out: dict[str, Any] = {}
-    for p in params:
-        raw = next((s[p.name] for s in sources if p.name in s and s[p.name] is not None), None)
-        if raw is None or (raw == "" and p.type != "str"):
-            if p.required:
-                raise MissingParameter(f"Missing parameter {p.name}")
-            out[p.name] = p.default
-            continue
-        out[p.name] = _convert(p, raw)
-    return out
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    if "json" not in request.headers.get("content-type", ""):
-        return {}
-    length = request.headers.get("content-length")
-    if length is not None and _DIGITS.fullmatch(length) and int(length) > MAX_BODY:
-        raise TooLarge(f"Request body over {MAX_BODY // 1024} KB")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise TooLarge(f"Request body over {MAX_BODY // 1024} KB")
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise InvalidJson() from None
-    if not isinstance(body, dict):
-        raise InvalidJson("The request body must be a JSON object")
-    return body
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _convert(p: P, raw: Any) -> Any:
-    converters: dict[str, Callable[[P, Any], Any]] = {"int": _int, "float": _float, "bool": _bool, "str": _str}
-    return converters[p.type](p, raw)
-
-
-def _bad(p: P, what: str) -> AppError:
-    return InvalidParameter(f"Parameter {p.name} must be {what}")
-
-
-def _int(p: P, raw: Any) -> int:
-    if isinstance(raw, bool):
-        raise _bad(p, "an integer")
-    if isinstance(raw, int):
-        value = raw
-    elif isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
-        value = int(raw)
-    else:
-        raise _bad(p, "an integer")
-    _range(p, value)
-    return value
-
-
-def _float(p: P, raw: Any) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise _bad(p, "a number") from None
-    if value != value:
-        raise _bad(p, "a number")
-    _range(p, value)
-    return value
-
-
-def _range(p: P, value: float) -> None:
-    if p.minimum is not None and value < p.minimum:
-        raise _bad(p, f"at least {_number(p.minimum)}")
-    if p.maximum is not None and value > p.maximum:
-        raise _bad(p, f"at most {_number(p.maximum)}")
-
-
-def _number(bound: float) -> str:
-    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
-
-
-def _bool(p: P, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if str(raw).lower() in _TRUE:
-        return True
-    if str(raw).lower() in _FALSE:
-        return False
-    raise _bad(p, "true or false")
-
-
-def _str(p: P, raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise _bad(p, "a string")
-    if "\x00" in raw:
-        raise _bad(p, "text without NUL characters")
-    if p.max_len is not None and len(raw) > p.max_len:
-        raise TooLong(f"Parameter {p.name} is longer than {p.max_len} characters")
-    return raw

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant_stream.api_stream import MAX_BATCH_CHARS
+from assistant_stream.core.limits import MAX_BATCH_CHARS
 from tests.appserver import APP_SECRET, RunningApp, appapi_headers, sse_events
 from tests.conftest import API_KEY, AppFactory
 from tests.faults import LeakProbe, healthy, prompt_of, route_by_prompt

@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+from typing import Any
 
 from fastapi import APIRouter
-from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from .client_config import client_config
-from .core.errors import NotFound
-from .services import current_user, services
+from .endpoint import Call, route
 
 router = APIRouter()
 
@@ -33,12 +32,8 @@ PAGE = """<!DOCTYPE html>
 """
 
 
-@router.get("/", include_in_schema=False)
-async def page(request: Request) -> HTMLResponse:
-    s = services(request)
-    if request.scope.get("auth") != "local":
-        # Off unless LOCAL_MODE is set and the browser is on this machine; never in the container.
-        raise NotFound()
-    state = await client_config(s, user=current_user(request), local=True)
+@route(router, "GET", "/", access="local", in_schema=False)
+async def page(call: Call) -> Any:
+    state = await client_config(call.chat, user=call.user, local=True)
     encoded = base64.b64encode(json.dumps(state).encode()).decode()
-    return HTMLResponse(PAGE.format(state=html.escape(encoded)), headers={"Cache-Control": "no-cache"})
+    return HTMLResponse(PAGE.format(state=html.escape(encoded)))

@@ -7,7 +7,7 @@ What they reproduce, and where from (/work/shared/notes/nextcloud.md; app_api ``
 ``TopMenuController``, ``ExAppUiMiddleware``, ``ScriptsService``; server ``lib/private/Template/functions.php``):
 
 * ``/index.php/apps/app_api/proxy/<appid>/<path>`` (``BufferingProxy``): the route check is AppAPI's, taken from
-  ``assistant_stream.routes.ROUTES``: ``preg_match('/' . url . '/i', path)`` (an unescaped ``/`` in ``url`` ends the
+  ``assistant_stream.web.routes.ROUTES``: ``preg_match('/' . url . '/i', path)`` (an unescaped ``/`` in ``url`` ends the
   PHP pattern, so such a route never matches), the verb a case-insensitive *substring* of the route's verb list,
   and the access level (PUBLIC anyone, USER a logged-in user, ADMIN a member of "admin"). The proxy routes are
   ``#[PublicPage]``: a request without a session is simply a request without a user, so it fails the access check
@@ -62,7 +62,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route as StarletteRoute
 
-from assistant_stream.routes import ROUTES, Access, Route
+from assistant_stream.web.routes import ROUTES, Access, Route
 from tests.appserver import RunningApp
 from tests.nextcloud_double import NextcloudDouble
 

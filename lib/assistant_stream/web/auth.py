@@ -11,6 +11,8 @@ import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..core.caller import SCOPE_KEY, Caller, CallerKind
+from ..core.errors import NotAuthenticated, render_http
 from .routes import PUBLIC_PATHS, TOKEN_PATHS
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,9 @@ def _is_loopback(host: str | None) -> bool:
 class AppAPIAuthMiddleware:
     """Replaces nc_py_api's AppAPIAuthMiddleware, which prints the real APP_SECRET on a wrong one.
 
-    On success ``scope["username"]`` is the Nextcloud user ("" for AppAPI's own calls) and
-    ``scope["auth"]`` says how the caller proved itself: "appapi", "token" (checked later by the
-    route, only on TOKEN_PATHS) or "local" (single-user mode on loopback, never in a container).
+    On success ``scope["caller"]`` is a Caller: how the caller proved itself (AppAPI's headers; a stream
+    token, checked later by the route and only on TOKEN_PATHS; or single-user mode on loopback, never in a
+    container) and the Nextcloud user ("" for AppAPI's own calls).
     """
 
     def __init__(self, app: ASGIApp, *, app_id: str, app_secret: str, local_mode: bool = False) -> None:
@@ -61,6 +63,7 @@ class AppAPIAuthMiddleware:
             return
         path: str = scope["path"]
         if path in PUBLIC_PATHS:
+            scope[SCOPE_KEY] = Caller(CallerKind.ANONYMOUS, None)
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -68,19 +71,16 @@ class AppAPIAuthMiddleware:
         if auth is not None:
             user = self._check(headers, auth)
             if user is not None:
-                scope["username"] = user
-                scope["auth"] = "appapi"
+                scope[SCOPE_KEY] = Caller(CallerKind.APPAPI, user)
                 await self.app(scope, receive, send)
                 return
             log.warning("AppAPI authentication failed for %s %s", scope.get("method", ""), path)
         elif path in TOKEN_PATHS and b"token=" in scope.get("query_string", b""):
-            scope["username"] = None
-            scope["auth"] = "token"
+            scope[SCOPE_KEY] = Caller(CallerKind.TOKEN, None)
             await self.app(scope, receive, send)
             return
         elif self._local_mode and _is_loopback((scope.get("client") or ("",))[0]):
-            scope["username"] = LOCAL_USER
-            scope["auth"] = "local"
+            scope[SCOPE_KEY] = Caller(CallerKind.LOCAL, LOCAL_USER)
             await self.app(scope, receive, send)
             return
         await _unauthorized(send)
@@ -97,8 +97,8 @@ class AppAPIAuthMiddleware:
 
 
 async def _unauthorized(send: Send) -> None:
-    body = json.dumps({"error": "Not authenticated", "code": "not_authenticated"}).encode()
-    await send({"type": "http.response.start", "status": 401, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-cache")]})
+    error = render_http(NotAuthenticated())
+    body = json.dumps(error.body).encode()
+    await send({"type": "http.response.start", "status": error.status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

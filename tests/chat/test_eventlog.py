@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from assistant_stream.eventlog import MemoryEventLog
+from assistant_stream.chat.eventlog import MemoryEventLog
 
 
 async def test_replay_from_any_id_then_follow() -> None:

@@ -18,8 +18,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from assistant_stream.app import create_app
-from assistant_stream.services import Services
+from assistant_stream.web.app import create_app
+from assistant_stream.web.services import Services
 
 APP_SECRET = "test-app-secret-3b1f0c9a-not-for-production"
 APP_VERSION = "1.0.0"

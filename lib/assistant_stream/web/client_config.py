@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
-from . import __version__
-from .core.env import AppEnv
-from .core.errors import AppError
-from .core.settings import Settings
-from .services import Services
+from .. import __version__
+from ..chat.engines import engine_name
+from ..chat.service import ChatService
+from ..core.env import AppEnv
+from ..core.settings import Settings
 
 
 def delivery(env: AppEnv, settings: Settings, *, local: bool = False) -> dict[str, Any]:
@@ -29,28 +28,18 @@ def delivery(env: AppEnv, settings: Settings, *, local: bool = False) -> dict[st
                        "HaRP or set streaming_public_url for live streaming (docs/deployment.md).")}
 
 
-def engine_name(settings: Settings, env: AppEnv) -> str | None:
-    if settings.streaming_configured:
-        return "stream"
-    if settings.taskprocessing_fallback and env.nextcloud_configured:
-        return "taskprocessing"
-    return None
-
-
-async def client_config(s: Services, *, user: str | None = None, local: bool = False) -> dict[str, Any]:
-    settings = await s.config.get()
-    is_admin = local  # the single local user owns the instance
-    if user and s.nextcloud is not None and not is_admin:
-        # Only decides whether admin tools are shown; the admin routes check again themselves.
-        with contextlib.suppress(AppError, OSError):
-            is_admin = await s.nextcloud.users.is_admin(user)
+async def client_config(chat: ChatService, *, user: str | None = None, local: bool = False) -> dict[str, Any]:
+    settings = await chat.settings()
+    # The single local user owns the instance. Otherwise this only decides whether admin tools are shown;
+    # the admin routes check again themselves.
+    is_admin = local or (bool(user) and await chat.is_admin(user or ""))
     return {
-        "appId": s.env.app_id,
+        "appId": chat.env.app_id,
         "version": __version__,
         "local": local,
         "isAdmin": is_admin,
         "apiBase": "" if local else None,
-        "delivery": delivery(s.env, settings, local=local),
-        "engine": engine_name(settings, s.env),
+        "delivery": delivery(chat.env, settings, local=local),
+        "engine": engine_name(settings, chat.env),
         "model": settings.streaming_model if settings.streaming_configured else None,
     }

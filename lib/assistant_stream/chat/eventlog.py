@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Literal, Protocol
 
-# (id, kind, data): kind is "started", "chunk", "reasoning", "done" or "error".
-Event = tuple[int, str, Any]
+from ..core.limits import EVENTLOG_RETENTION
+from .answer import AnswerView
+
+Kind = Literal["started", "chunk", "reasoning", "done", "error"]
+# What an event carries: the text of a chunk or reasoning delta, or the answer as it stands
+# (``started``, and the final ``done`` / ``error``). The web layer turns both into wire JSON.
+Payload = str | AnswerView
+Event = tuple[int, Kind, Payload]  # (id, kind, payload); ids start at 1 and increase by one
 
 TERMINAL_KINDS = frozenset({"done", "error"})
 
@@ -17,11 +24,13 @@ class EventLog(Protocol):
 
     def open(self, key: str) -> None: ...
 
-    def append(self, key: str, kind: str, data: Any) -> int: ...
+    def append(self, key: str, kind: Kind, data: Payload) -> int: ...
 
     def close(self, key: str) -> None: ...
 
     def has(self, key: str) -> bool: ...
+
+    def last_id(self, key: str) -> int: ...
 
     def read(self, key: str, after: int) -> tuple[list[Event], bool]: ...
 
@@ -34,8 +43,8 @@ class _Log:
     def __init__(self) -> None:
         # Two parallel lists rather than a list of (kind, data) tuples: 16 bytes per event besides the
         # text itself (which the generation holds anyway) instead of 64; the kinds are interned strings.
-        self.kinds: list[str] = []
-        self.data: list[Any] = []
+        self.kinds: list[Kind] = []
+        self.data: list[Payload] = []
         self.closed = False
         self.closed_at = 0.0
         # One future per waiting reader (usually one): waking it resumes that reader directly, in one
@@ -60,9 +69,10 @@ class MemoryEventLog:
     """Event ids start at 1 and increase by one per event; a closed log is kept ``retention`` seconds
     so a browser that reconnects (EventSource's automatic retry) can still resume by id."""
 
-    def __init__(self, *, retention: float = 300.0) -> None:
+    def __init__(self, *, retention: float = EVENTLOG_RETENTION, clock: Callable[[], float] = time.monotonic) -> None:
         self._logs: dict[str, _Log] = {}
         self._retention = retention
+        self._clock = clock
 
     def open(self, key: str) -> None:
         self._expire()
@@ -71,7 +81,7 @@ class MemoryEventLog:
             old.wake()
         self._logs[key] = _Log()
 
-    def append(self, key: str, kind: str, data: Any) -> int:
+    def append(self, key: str, kind: Kind, data: Payload) -> int:
         log = self._logs[key]
         if log.closed:
             raise RuntimeError(f"event log {key} is closed")
@@ -85,7 +95,7 @@ class MemoryEventLog:
         if log is None or log.closed:
             return
         log.closed = True
-        log.closed_at = time.monotonic()
+        log.closed_at = self._clock()
         log.wake()
 
     def has(self, key: str) -> bool:
@@ -127,7 +137,7 @@ class MemoryEventLog:
                 waiters.remove(waiter)
 
     def _expire(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         stale = [k for k, log in self._logs.items() if log.closed and now - log.closed_at > self._retention]
         for key in stale:
             del self._logs[key]

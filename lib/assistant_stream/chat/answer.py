@@ -1,0 +1,75 @@
+"""AnswerView: one answer as readers see it, built from a live generation or from its stored row alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.errors import AppError, from_code
+from ..core.events import Usage
+from ..store.values import Record
+from .generation import Generation, GenerationKind
+from .titles import clean_title
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerView:
+    """Everything stream, poll and check_generation tell about an answer (or a title), whatever its source.
+
+    ``status`` is "generating" until the answer is saved and announced; ``message`` is the stored row
+    (its final state once done). Built the same way from a generation and from a row, so that a replay
+    from the database says exactly what the live stream said.
+    """
+
+    kind: GenerationKind
+    message_id: int | None
+    reply_to: int | None
+    model: str | None
+    engine: str
+    status: str
+    text: str
+    reasoning: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tokens_per_second: float | None = None
+    error: AppError | None = None
+    message: Record | None = None
+    title: str | None = None
+    first_token: bool = False  # the engine has sent text (TaskProcessing's "running" vs "scheduled")
+
+    @property
+    def done(self) -> bool:
+        return self.status != "generating"
+
+    @classmethod
+    def of_generation(cls, gen: Generation, *, ended: bool | None = None, stored: Record | None = None
+                      ) -> AnswerView:
+        """The generation as it stands: ended once finished (``ended`` overrides), else generating with
+        ``stored`` as its message (the row as the database has it meanwhile)."""
+        ended = gen.finished if ended is None else ended
+        return cls(
+            kind=gen.kind, message_id=gen.message_id, reply_to=gen.reply_to, model=gen.model, engine=gen.engine,
+            status=gen.status if ended else "generating", text=gen.text, reasoning=gen.reasoning,
+            finish_reason=gen.finish_reason, usage=gen.usage, tokens_per_second=gen.tokens_per_second(),
+            error=gen.error if gen.status == "error" else None,
+            message=gen.final_message if ended else stored,
+            title=clean_title(gen.text) if gen.kind == "title" else None,
+            first_token=gen.first_token_at is not None)
+
+    @classmethod
+    def started(cls, gen: Generation) -> AnswerView:
+        """What the ``started`` event tells: who answers what, and how."""
+        return cls(kind=gen.kind, message_id=gen.message_id, reply_to=gen.reply_to, model=gen.model,
+                   engine=gen.engine, status="generating", text="", reasoning="")
+
+    @classmethod
+    def of_row(cls, row: Record) -> AnswerView:
+        """A stored answer (its event log gone, or never seen by this process)."""
+        counts = (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"])
+        failed = row["status"] == "error"
+        return cls(
+            kind="answer", message_id=row["id"], reply_to=row["reply_to"], model=row["model"],
+            engine=row["engine"] or "stream", status=row["status"], text=row["content"], reasoning=row["reasoning"],
+            finish_reason=row["finish_reason"], usage=Usage(*counts) if any(c is not None for c in counts) else None,
+            tokens_per_second=row["tokens_per_second"],
+            error=from_code(row["error_code"], row["error"]) if failed else None, message=row,
+            first_token=False)

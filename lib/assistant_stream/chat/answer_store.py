@@ -1,0 +1,36 @@
+"""AnswerStore: what the chat layer needs from storage (store.storage.Storage is the implementation)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..store.values import Record
+
+
+class AnswerStore(Protocol):
+    async def get_session(self, user_id: str, session_id: int) -> Record: ...
+
+    async def update_session_title(self, user_id: str, session_id: int, title: str) -> Record: ...
+
+    async def get_message(self, user_id: str, session_id: int, message_id: int) -> Record: ...
+
+    async def list_messages(self, user_id: str, session_id: int, limit: int, cursor: int) -> list[Record]: ...
+
+    async def last_human_message(self, user_id: str, session_id: int) -> Record: ...
+
+    async def answer_to(self, user_id: str, session_id: int, human_message_id: int) -> Record | None: ...
+
+    async def add_message(self, user_id: str, session_id: int, role: str, content: str,
+                          timestamp: int | None = None, *, status: str = "done", reply_to: int | None = None,
+                          model: str | None = None, engine: str | None = None, session_title: str | None = None,
+                          replaces: int | None = None) -> Record: ...
+
+    async def history(self, session_id: int, before_message_id: int, limit: int) -> list[tuple[str, str]]: ...
+
+    async def save_progress(self, message_id: int, content: str, reasoning: str) -> None: ...
+
+    async def finish_message(self, message_id: int, *, status: str, content: str, reasoning: str,
+                             finish_reason: str | None = None, error: str | None = None,
+                             error_code: str | None = None, prompt_tokens: int | None = None,
+                             completion_tokens: int | None = None, total_tokens: int | None = None,
+                             tokens_per_second: float | None = None) -> Record | None: ...

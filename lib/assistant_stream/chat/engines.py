@@ -1,0 +1,51 @@
+"""Choosing the engine for an answer: the configured provider, else Nextcloud's TaskProcessing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from ..core.env import AppEnv
+from ..core.errors import NotConfigured
+from ..core.events import ChatMessage, ProviderEvent
+from ..core.settings import Settings
+from ..providers.config import provider_config
+from ..providers.engine import ProviderEngine
+from ..providers.taskprocessing import TaskProcessingEngine
+from ..providers.transport import ProviderClient
+
+
+class Engine(Protocol):
+    """Something that turns a conversation into a stream of events (a provider, TaskProcessing)."""
+
+    name: str
+
+    def stream(self, user_id: str, messages: list[ChatMessage]) -> AsyncIterator[ProviderEvent]: ...
+
+
+def engine_name(settings: Settings, env: AppEnv) -> str | None:
+    """The engine answers would use now, for display ("stream", "taskprocessing" or None)."""
+    if settings.streaming_configured:
+        return "stream"
+    if settings.taskprocessing_fallback and env.nextcloud_configured:
+        return "taskprocessing"
+    return None
+
+
+class EngineSelector:
+    """``await selector(settings, user)`` -> the engine to use, or NotConfigured saying what to set."""
+
+    def __init__(self, provider: ProviderClient, taskprocessing: TaskProcessingEngine | None) -> None:
+        self._provider = provider
+        self._taskprocessing = taskprocessing
+
+    async def __call__(self, settings: Settings, user_id: str) -> Engine:
+        if settings.streaming_configured:
+            return ProviderEngine(self._provider, provider_config(settings))
+        if settings.taskprocessing_fallback and self._taskprocessing is not None:
+            if await self._taskprocessing.available(user_id):
+                return self._taskprocessing
+            raise NotConfigured("No AI provider is available: streaming_api_url is not set and Nextcloud has "
+                                "no text processing provider for chat (install one, e.g. integration_openai)")
+        raise NotConfigured("No AI provider is configured: the administrator must set streaming_api_url "
+                            "(occ app_api:app:config:set assistant_stream streaming_api_url --value=...)")

@@ -1,0 +1,90 @@
+"""Generation: the live state of one answer (or title) being written, independent of who reads it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..core.errors import AppError
+from ..core.events import Usage
+from ..store.values import Record
+
+GenerationKind = Literal["answer", "title"]
+
+
+def answer_key(message_id: int) -> str:
+    """The event log key of an answer."""
+    return f"m{message_id}"
+
+
+def title_key(session_id: int) -> str:
+    """The event log key of a session's title generation."""
+    return f"t{session_id}"
+
+
+@dataclass(eq=False)
+class Generation:
+    """One answer (or title) being generated. ``key`` names its event log."""
+
+    key: str
+    kind: GenerationKind
+    user_id: str
+    session_id: int
+    message_id: int | None  # the assistant message (None for a title)
+    reply_to: int | None  # the human message answered
+    model: str
+    engine: str
+    deadline: float = 900.0  # seconds the whole answer may take
+    started_at: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    last_token_at: float | None = None
+    text_parts: list[str] = field(default_factory=list)
+    reasoning_parts: list[str] = field(default_factory=list)
+    text_len: int = 0
+    reasoning_len: int = 0
+    chunks: int = 0
+    status: str = "generating"
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    error: AppError | None = None
+    final_message: Record | None = None
+    stop_requested: bool = False
+    dirty: bool = False
+    finished: bool = False  # saved and announced: readers may now rely on the database
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def text(self) -> str:
+        if len(self.text_parts) > 1:
+            # Join once and keep the result: readers and the saver ask for the whole text often.
+            self.text_parts = ["".join(self.text_parts)]
+        return self.text_parts[0] if self.text_parts else ""
+
+    @property
+    def reasoning(self) -> str:
+        if len(self.reasoning_parts) > 1:
+            self.reasoning_parts = ["".join(self.reasoning_parts)]
+        return self.reasoning_parts[0] if self.reasoning_parts else ""
+
+    @property
+    def live(self) -> bool:
+        return self.status == "generating"
+
+    @property
+    def running(self) -> bool:
+        """Its task still runs (it can be stopped)."""
+        return self.task is not None and not self.task.done()
+
+    def tokens_per_second(self) -> float | None:
+        """Completion tokens (the provider's count when given, else chunks) per second of streaming."""
+        if self.first_token_at is None or self.last_token_at is None:
+            return None
+        tokens = (self.usage.completion_tokens if self.usage and self.usage.completion_tokens else None) \
+            or self.chunks
+        elapsed = self.last_token_at - self.first_token_at
+        if elapsed <= 0 or tokens < 2:
+            return None
+        # The first token opens the interval, so it does not count as produced inside it.
+        return round((tokens - 1) / elapsed, 2)

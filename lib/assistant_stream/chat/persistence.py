@@ -1,0 +1,92 @@
+"""Saving generations: progress about once a second, the final state (retried), and what an outage kept back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from ..core.errors import AppError, NotFound, StorageUnavailable
+from ..store.values import Record
+from .answer_store import AnswerStore
+from .generation import Generation
+from .titles import clean_title
+
+log = logging.getLogger(__name__)
+
+
+class AnswerSaver:
+    """Writes generations to storage; keeps answers whose final save failed until the database is back."""
+
+    def __init__(self, storage: AnswerStore, *, retry_backoff: float = 0.5) -> None:
+        self._storage = storage
+        self._retry_backoff = retry_backoff
+        # Answers that ended while the database was unavailable, by message id, with the status and
+        # error they really ended with: retry_unsaved() writes them once the database answers again.
+        self._unsaved: dict[int, tuple[Generation, str, AppError | None]] = {}
+
+    def unsaved(self, message_id: int) -> Generation | None:
+        """The generation of an answer that ended but is not saved yet (its row still says generating)."""
+        entry = self._unsaved.get(message_id)
+        return entry[0] if entry else None
+
+    async def save_final(self, gen: Generation, outcome: tuple[str, AppError | None] | None = None,
+                         *, tries: int = 3) -> Record | None:
+        """Store the answer with ``outcome`` (status, error), by default the generation's own."""
+        usage = gen.usage
+        status, error = outcome if outcome is not None else (gen.status, gen.error)
+        assert gen.message_id is not None
+        for attempt in range(tries):
+            try:
+                return await self._storage.finish_message(
+                    gen.message_id, status=status, content=gen.text, reasoning=gen.reasoning,
+                    finish_reason=gen.finish_reason, error=error.message if error else None,
+                    error_code=error.code if error else None,
+                    prompt_tokens=usage.prompt_tokens if usage else None,
+                    completion_tokens=usage.completion_tokens if usage else None,
+                    total_tokens=usage.total_tokens if usage else None,
+                    tokens_per_second=gen.tokens_per_second())
+            except StorageUnavailable:
+                if attempt == tries - 1:
+                    raise
+                await asyncio.sleep(self._retry_backoff * (attempt + 1))
+        return None
+
+    def keep_unsaved(self, gen: Generation) -> None:
+        """The final save failed for lack of a database: write it later, as the answer really ended."""
+        assert gen.message_id is not None
+        self._unsaved[gen.message_id] = (gen, gen.status, gen.error)
+
+    async def save_title(self, gen: Generation) -> None:
+        title = clean_title(gen.text)
+        if gen.status == "done" and title:
+            with contextlib.suppress(NotFound):
+                await self._storage.update_session_title(gen.user_id, gen.session_id, title)
+
+    async def save_progress(self, generations: Iterable[Generation]) -> None:
+        """One round of checkpoints: every live answer with unsaved text."""
+        for gen in [g for g in generations if g.dirty and g.kind == "answer" and g.live]:
+            gen.dirty = False
+            assert gen.message_id is not None
+            try:
+                await self._storage.save_progress(gen.message_id, gen.text, gen.reasoning)
+            except AppError as exc:
+                gen.dirty = True  # try again next round; the final save is what matters
+                log.warning("Could not save progress of %s: %s", gen.key, exc.message)
+            except Exception:
+                gen.dirty = True
+                log.exception("Could not save progress of %s", gen.key)
+
+    async def retry_unsaved(self) -> None:
+        """Write answers whose final save failed, as they really ended, once the database is back."""
+        for message_id, (gen, status, error) in list(self._unsaved.items()):
+            try:
+                gen.final_message = await self.save_final(gen, (status, error), tries=1)
+            except AppError:
+                continue  # still unavailable; the outage itself was logged when the save first failed
+            except Exception:
+                log.exception("Could not save %s", gen.key)
+                continue
+            self._unsaved.pop(message_id, None)
+            log.info("Saved %s now that the database answers again", gen.key)

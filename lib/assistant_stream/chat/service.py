@@ -1,0 +1,226 @@
+"""ChatService: everything a route may ask for; routes never touch storage, generations or the event log."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from ..core.env import AppEnv
+from ..core.errors import AppError, EmptyMessage, InvalidParameter, MessageNotFound, MissingParameter, NotFound
+from ..core.limits import FIRST_MESSAGE_TITLE
+from ..core.settings import ConfigStore, Settings
+from ..nextcloud.server import NextcloudServer
+from ..providers.diagnostics import ConnectionReport, diagnose_settings
+from ..providers.transport import ProviderClient
+from ..store.storage import Storage
+from ..store.values import Record
+from .answer import AnswerView
+from .delivery import follow
+from .eventlog import Event, EventLog
+from .generation import Generation, answer_key
+from .manager import GenerationManager
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    answer_id: int | None  # the answer being generated in the session, if any
+    title_running: bool
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TitleState:
+    generation: AnswerView | None  # a title generation still running, or one that failed
+    title: str | None  # else the session's title
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An answer (or title) a reader asked for: its event log key and how it stands now."""
+
+    key: str
+    view: AnswerView
+    live: bool  # a generation of this process; False: only the stored row is known
+
+
+def _view(result: Generation | Record) -> AnswerView:
+    return AnswerView.of_generation(result) if isinstance(result, Generation) else AnswerView.of_row(result)
+
+
+class ChatService:
+    def __init__(self, *, env: AppEnv, config: ConfigStore, storage: Storage, generations: GenerationManager,
+                 eventlog: EventLog, provider: ProviderClient, nextcloud: NextcloudServer | None) -> None:
+        self.env = env
+        self._config = config
+        self._storage = storage
+        self._generations = generations
+        self._eventlog = eventlog
+        self._provider = provider
+        self._nextcloud = nextcloud
+
+    # --- settings and administration ------------------------------------------------------------
+
+    async def settings(self) -> Settings:
+        return await self._config.get()
+
+    async def is_admin(self, user: str) -> bool:
+        """Whether ``user`` is a Nextcloud admin (False when Nextcloud cannot tell)."""
+        if self._nextcloud is None:
+            return False
+        with contextlib.suppress(AppError, OSError):
+            return await self._nextcloud.users.is_admin(user)
+        return False
+
+    @property
+    def active_generations(self) -> int:
+        return self._generations.active
+
+    async def diagnose(self) -> ConnectionReport:
+        return await diagnose_settings(self._provider, await self._config.get())
+
+    # --- sessions ----------------------------------------------------------------------------------
+
+    async def new_session(self, user: str, title: str | None, timestamp: int | None) -> Record:
+        return await self._storage.create_session(user, title, timestamp)
+
+    async def rename_session(self, user: str, session_id: int, title: str) -> None:
+        await self._storage.update_session_title(user, session_id, title)
+
+    async def delete_session(self, user: str, session_id: int) -> None:
+        await self._storage.get_session(user, session_id)
+        await self._generations.stop_session(user, session_id)
+        await self._storage.delete_session(user, session_id)
+
+    async def sessions(self, user: str) -> list[Record]:
+        return await self._storage.list_sessions(user)
+
+    async def session_state(self, user: str, session_id: int) -> SessionState:
+        session = await self._storage.get_session(user, session_id)
+        gen = self._generations.for_session(session_id)
+        title = self._generations.title_for(session_id)
+        return SessionState(gen.message_id if gen else None, title is not None and not title.finished,
+                            session["title"])
+
+    # --- messages ----------------------------------------------------------------------------------
+
+    async def add_message(self, user: str, session_id: int, role: str, content: str, timestamp: int | None,
+                          *, first: bool) -> Record:
+        content = content.strip()
+        if not content:
+            raise EmptyMessage()
+        if role not in ("human", "assistant"):
+            raise InvalidParameter("role must be human or assistant")
+        title = None
+        if first:
+            # Nextcloud Assistant's behaviour: the first question is the title until one is generated.
+            title = content if len(content) <= FIRST_MESSAGE_TITLE else content[:FIRST_MESSAGE_TITLE] + "..."
+        # One transaction: a failure must not leave the message stored without its title (the client,
+        # told it failed, would send the message again).
+        return await self._storage.add_message(user, session_id, role, content, timestamp, session_title=title)
+
+    async def delete_message(self, user: str, session_id: int, message_id: int) -> None:
+        message = await self._storage.get_message(user, session_id, message_id)
+        if message["status"] == "generating":
+            await self._generations.stop(user, session_id, message_id)
+        await self._storage.delete_message(user, session_id, message_id)
+
+    async def messages(self, user: str, session_id: int, limit: int, cursor: int) -> list[Record]:
+        return await self._storage.list_messages(user, session_id, limit, cursor)
+
+    async def message(self, user: str, session_id: int, message_id: int) -> Record:
+        return await self._storage.get_message(user, session_id, message_id)
+
+    async def human_message(self, user: str, session_id: int, message_id: int) -> Record:
+        message = await self._storage.get_message(user, session_id, message_id)
+        if message["role"] != "human":
+            raise MessageNotFound("messageId must be the user's message")
+        return message
+
+    # --- answers and titles ------------------------------------------------------------------------
+
+    async def generate(self, user: str, session_id: int) -> AnswerView:
+        return _view(await self._generations.answer(user, session_id, None))
+
+    async def regenerate(self, user: str, session_id: int, message_id: int) -> AnswerView:
+        return _view(await self._generations.regenerate(user, session_id, message_id))
+
+    async def check_answer(self, user: str, session_id: int, message_id: int) -> AnswerView:
+        """The answer as check_generation reports it: the stored row, or while generating the live text."""
+        row = await self._storage.get_message(user, session_id, message_id)
+        gen = self._generations.for_message(row["id"]) if row["status"] == "generating" else None
+        if gen is not None:
+            # Running while its row says so, even once ended: the end is not saved yet.
+            return AnswerView.of_generation(gen, ended=False, stored=row)
+        return AnswerView.of_row(row)
+
+    async def stop(self, user: str, session_id: int, message_id: int) -> Record:
+        return await self._generations.stop(user, session_id, message_id)
+
+    async def generate_title(self, user: str, session_id: int) -> None:
+        await self._generations.title(user, session_id)
+
+    async def check_title(self, user: str, session_id: int) -> TitleState:
+        """A running or failed title generation, else the session's title."""
+        await self._storage.get_session(user, session_id)  # 404 before anything else is told
+        gen = self._generations.title_for(session_id)
+        if gen is not None and (not gen.finished or (gen.status == "error" and gen.error is not None)):
+            return TitleState(AnswerView.of_generation(gen), None)
+        # Read only now: a title read before the generation finished would be the old one.
+        return TitleState(None, (await self._storage.get_session(user, session_id))["title"])
+
+    # --- delivery: stream and poll -------------------------------------------------------------------
+
+    async def stream(self, user: str, session_id: int, *, message_id: int | None, title: bool) -> Delivery:
+        """The answer to a human message (started if need be), or the session's title (likewise)."""
+        key, gen, row = await self._open(user, session_id, message_id=message_id, title=title, start=True)
+        if gen is not None:
+            return Delivery(key, AnswerView.of_generation(gen), True)
+        assert row is not None
+        return Delivery(key, AnswerView.of_row(row), False)
+
+    def has_events(self, key: str) -> bool:
+        """The event log of ``key`` still exists (a stored answer's expires a while after it ended)."""
+        return self._eventlog.has(key)
+
+    def follow(self, key: str, after: int) -> AsyncIterator[list[Event] | None]:
+        return follow(self._eventlog, key, after)
+
+    async def poll(self, user: str, session_id: int, *, message_id: int | None, task_id: int | None,
+                   title: bool, cursor: int, rcursor: int, timeout: float) -> AnswerView:
+        """The answer once it has anything past the cursors, or ends, or ``timeout`` passes."""
+        key, gen, row = await self._open(user, session_id, message_id=message_id, task_id=task_id, title=title,
+                                         start=message_id is not None or title)
+        if gen is None:
+            assert row is not None
+            return AnswerView.of_row(row)
+        if not gen.finished and gen.text_len <= cursor and gen.reasoning_len <= rcursor:
+            await self._eventlog.wait(key, self._eventlog.last_id(key), timeout)
+        return AnswerView.of_generation(gen)
+
+    async def _open(self, user: str, session_id: int, *, message_id: int | None = None, task_id: int | None = None,
+                    title: bool = False, start: bool) -> tuple[str, Generation | None, Record | None]:
+        """(event log key, live generation or None, stored row or None) of what a reader asks for: the
+        answer to a human message (started when ``start``), an assistant message (``task_id``) or the title."""
+        if title:
+            await self._storage.get_session(user, session_id)
+            gen = self._generations.title_for(session_id)
+            if gen is None and start:
+                gen = await self._generations.title(user, session_id)
+            if gen is None:
+                raise NotFound("No title is being generated")
+            return gen.key, gen, None
+        if message_id is not None:
+            if not start:
+                raise MissingParameter("messageId or taskId is required")
+            result = await self._generations.answer(user, session_id, message_id)
+        elif task_id is not None:
+            message = await self._storage.get_message(user, session_id, task_id)
+            if message["role"] != "assistant":
+                raise MessageNotFound("taskId must be an assistant message")
+            result = self._generations.for_message(message["id"]) or message
+        else:
+            raise MissingParameter("messageId or taskId is required")
+        if isinstance(result, Generation):
+            return result.key, result, None
+        return answer_key(result["id"]), None, result

@@ -1,0 +1,70 @@
+"""The services a request handler may use, built once per process (the composition root) and kept on app.state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..chat.engines import EngineSelector
+from ..chat.eventlog import EventLog, MemoryEventLog
+from ..chat.manager import GenerationManager
+from ..chat.service import ChatService
+from ..core.env import AppEnv
+from ..core.limits import EVENTLOG_RETENTION
+from ..core.settings import ConfigStore
+from ..core.tokens import StreamTokens
+from ..nextcloud.server import NextcloudServer
+from ..providers.taskprocessing import TaskProcessingEngine
+from ..providers.transport import ProviderClient
+from ..store.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Services:
+    env: AppEnv
+    config: ConfigStore
+    chat: ChatService
+    tokens: StreamTokens
+    nextcloud: NextcloudServer | None  # None in local mode without a Nextcloud
+    # Owned here for start-up and shutdown (and for tests that inject faults); routes use ``chat``.
+    storage: Storage
+    generations: GenerationManager
+    eventlog: EventLog
+    provider: ProviderClient
+
+
+async def build_services(env: AppEnv, environ: Mapping[str, str] | None, nextcloud: NextcloudServer | None,
+                         *, config_ttl: float, save_interval: float, shutdown_grace: float,
+                         eventlog_retention: float = EVENTLOG_RETENTION) -> Services:
+    if nextcloud is None and (env.nextcloud_configured or not env.local_mode):
+        nextcloud = NextcloudServer(env)
+    env.persistent_storage.mkdir(parents=True, exist_ok=True)
+    storage = Storage.from_env(str(env.persistent_storage), env.database_url)
+    await storage.migrate()
+    interrupted = await storage.mark_interrupted()
+    if interrupted:
+        log.warning("%d answers were cut off by a restart; their saved text is kept as 'interrupted'",
+                    interrupted)
+    config = ConfigStore(nextcloud.appconfig if nextcloud else None, ttl=config_ttl, environ=environ)
+    provider = ProviderClient()
+    eventlog = MemoryEventLog(retention=eventlog_retention)
+    taskprocessing = TaskProcessingEngine(nextcloud.taskprocessing) if nextcloud is not None else None
+    generations = GenerationManager(storage=storage, config=config, eventlog=eventlog,
+                                    engine_for=EngineSelector(provider, taskprocessing),
+                                    save_interval=save_interval, shutdown_grace=shutdown_grace)
+    generations.start_background()
+    chat = ChatService(env=env, config=config, storage=storage, generations=generations, eventlog=eventlog,
+                       provider=provider, nextcloud=nextcloud)
+    return Services(env=env, config=config, chat=chat, tokens=StreamTokens(env.app_secret), nextcloud=nextcloud,
+                    storage=storage, generations=generations, eventlog=eventlog, provider=provider)
+
+
+async def close_services(services: Services) -> None:
+    await services.generations.shutdown()
+    await services.provider.aclose()
+    await services.storage.close()
+    if services.nextcloud is not None:
+        await services.nextcloud.aclose()
