@@ -12,11 +12,16 @@ from typing import Any
 NAMES = {"direct": "provider (direct)", "ours": "Assistant Stream", "litellm": "LiteLLM 1.106.2"}
 MISSING = "n/a"
 PROFILE_AREAS = [  # (area, substrings of the frame's file), first match wins
-    ("Assistant Stream: provider.py (upstream read loop)", ("assistant_stream/provider.py",)),
-    ("Assistant Stream: sse.py + chunks.py (decode)", ("assistant_stream/sse.py", "assistant_stream/chunks.py")),
-    ("Assistant Stream: generations.py", ("assistant_stream/generations.py",)),
-    ("Assistant Stream: eventlog.py", ("assistant_stream/eventlog.py",)),
-    ("Assistant Stream: api_stream.py (SSE writer)", ("assistant_stream/api_stream.py",)),
+    ("Assistant Stream: providers/transport.py + response.py (upstream read loop)",
+     ("assistant_stream/providers/transport.py", "assistant_stream/providers/response.py")),
+    ("Assistant Stream: providers/sse.py + chunks.py (decode)",
+     ("assistant_stream/providers/sse.py", "assistant_stream/providers/chunks.py")),
+    ("Assistant Stream: chat/ generations (runner, manager, persistence)",
+     ("assistant_stream/chat/runner.py", "assistant_stream/chat/manager.py", "assistant_stream/chat/persistence.py")),
+    ("Assistant Stream: chat/eventlog.py + delivery.py",
+     ("assistant_stream/chat/eventlog.py", "assistant_stream/chat/delivery.py")),
+    ("Assistant Stream: web/api_stream.py + wire.py (SSE writer)",
+     ("assistant_stream/web/api_stream.py", "assistant_stream/web/wire.py")),
     ("Assistant Stream: other", ("assistant_stream/",)),
     ("httpx / httpcore (upstream HTTP client)", ("httpx/", "httpcore/", "h11/")),
     ("anyio (httpcore's and Starlette's I/O layer)", ("anyio/",)),
@@ -280,7 +285,7 @@ def table_fig5(r: dict[str, Any]) -> str:
     return "\n".join([
         "| decoder, same 10,000-chunk stream | one read per event (µs/chunk) | 1,400-byte reads (µs/chunk) |",
         "|---|---|---|",
-        f"| Assistant Stream (sse.py + chunks.py, orjson) | {r['ours_us_per_chunk']} "
+        f"| Assistant Stream (providers/sse.py + chunks.py, orjson) | {r['ours_us_per_chunk']} "
         f"| {r['ours_us_per_chunk_1400B_reads']} |",
         f"| Assistant Stream with stdlib json | {r['ours_stdlib_json_us_per_chunk']} | — |",
         f"| openai-python {r['openai_version']} SSEDecoder + json.loads | {r['openai_us_per_chunk']} "

@@ -21,7 +21,6 @@ import platform
 import resource
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,10 @@ import report
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))  # the one free_port helper lives with the tests' other helpers
+
+from tests.support.ports import free_port  # noqa: E402
+
 RESULTS = BENCH / "results"
 RAW = RESULTS / "raw"
 PY = sys.executable
@@ -47,12 +50,6 @@ P99_LIMIT_MS = 100.0
 
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _more_files() -> None:

@@ -1,5 +1,5 @@
 /**
- * The one table from the server's error codes (docs/api.md, lib/assistant_stream/errors.py) to
+ * The one table from the server's error codes (docs/api.md, lib/assistant_stream/core/errors.py) to
  * sentences a user understands, plus what to do about it. One line per code in each table, as
  * `code: t('assistant_stream', '...')`: a server test checks that every code it can send has a title.
  */
@@ -29,6 +29,22 @@ function titles() {
 		not_authenticated: t('assistant_stream', 'You are not logged in any more.'),
 		not_found: t('assistant_stream', 'This conversation or message does not exist any more.'),
 		too_large: t('assistant_stream', 'The message is too long.'),
+		internal_error: t('assistant_stream', 'Something went wrong in the Assistant Stream app.'),
+		bad_request: t('assistant_stream', 'The request was not understood.'),
+		missing_parameter: t('assistant_stream', 'The request was incomplete.'),
+		invalid_parameter: t('assistant_stream', 'The request contained an invalid value.'),
+		invalid_json: t('assistant_stream', 'The request was not understood.'),
+		empty_message: t('assistant_stream', 'The message is empty.'),
+		no_public_url: t('assistant_stream', 'Live streaming through a public URL is not set up.'),
+		invalid_token: t('assistant_stream', 'The link for live streaming has expired.'),
+		message_not_found: t('assistant_stream', 'This message does not exist any more.'),
+		nothing_to_title: t('assistant_stream', 'There is nothing to make a title from yet.'),
+		http_404: t('assistant_stream', 'This address does not exist in the Assistant Stream app.'),
+		http_405: t('assistant_stream', 'This action is not supported by the Assistant Stream app.'),
+		too_long: t('assistant_stream', 'The text is too long.'),
+		too_many_generations: t('assistant_stream', 'You already have several answers being generated.'),
+		shutting_down: t('assistant_stream', 'The Assistant Stream app is restarting.'),
+		generation_failed: t('assistant_stream', 'This answer failed.'),
 		network: t('assistant_stream', 'The server could not be reached.'),
 		app_unavailable: t('assistant_stream', 'The Assistant Stream app is not responding.'),
 	}
@@ -58,6 +74,22 @@ function advice() {
 		not_authenticated: t('assistant_stream', 'Reload the page and log in again.'),
 		not_found: t('assistant_stream', 'Reload the page.'),
 		too_large: t('assistant_stream', 'Shorten it and try again.'),
+		internal_error: t('assistant_stream', 'Try again. If it persists, ask your administrator to check the app\'s log.'),
+		bad_request: t('assistant_stream', 'Reload the page and try again.'),
+		missing_parameter: t('assistant_stream', 'Reload the page and try again.'),
+		invalid_parameter: t('assistant_stream', 'Reload the page and try again.'),
+		invalid_json: t('assistant_stream', 'Reload the page and try again.'),
+		empty_message: t('assistant_stream', 'Write something and send it again.'),
+		no_public_url: t('assistant_stream', 'The answer is delivered another way; nothing to do.'),
+		invalid_token: t('assistant_stream', 'Reload the page to get a new one.'),
+		message_not_found: t('assistant_stream', 'Reload the page.'),
+		nothing_to_title: t('assistant_stream', 'Send a message first.'),
+		http_404: t('assistant_stream', 'Reload the page. If it persists, the app may need an update.'),
+		http_405: t('assistant_stream', 'Reload the page. If it persists, the app may need an update.'),
+		too_long: t('assistant_stream', 'Shorten it and try again.'),
+		too_many_generations: t('assistant_stream', 'Wait for one of them to finish, or stop one.'),
+		shutting_down: t('assistant_stream', 'Try again in a moment.'),
+		generation_failed: t('assistant_stream', 'Regenerate it to try again.'),
 		network: t('assistant_stream', 'Check your connection and try again. If it persists, the administrator should check that the Assistant Stream app is running.'),
 		app_unavailable: t('assistant_stream', 'Try again shortly. The administrator should check that the app is running and enabled in AppAPI.'),
 	}

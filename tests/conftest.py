@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.appserver import RunningApp, base_environ, start_app
+# The helpers assert too (a stream's headers, a request's status): let pytest explain their failures.
+pytest.register_assert_rewrite("tests.support")
 
-if TYPE_CHECKING:
-    from tests.scripted_provider import ScriptedProvider
+from tests.support.appserver import API_KEY, AppFactory, RunningApp, base_environ, start_app  # noqa: E402
 
-pytest_plugins = ["tests.pg", "tests.scripted_provider", "tests.nextcloud_double", "tests.proxy_doubles"]
+if TYPE_CHECKING:  # imported as a plugin below; importing it here first would stop pytest rewriting its asserts
+    from tests.support.scripted_provider import ScriptedProvider
 
-API_KEY = "sk-test-9f8e7d6c5b4a-distinctive-key"
+pytest_plugins = ["tests.support.pg", "tests.support.scripted_provider", "tests.support.nextcloud_double",
+                  "tests.support.proxy_doubles", "tests.support.storage"]
 
-AppFactory = Callable[..., Awaitable[RunningApp]]
+# Keyword arguments of the factory that go to create_app() rather than into the environment.
+CREATE_APP_KWARGS = ("save_interval", "shutdown_grace", "config_ttl", "eventlog_retention")
 
 
 @pytest.fixture
@@ -28,8 +31,7 @@ async def app_factory(tmp_path: Path) -> AsyncIterator[AppFactory]:
     async def factory(nextcloud_url: str | None = None, **env: str) -> RunningApp:
         extra = dict(env)
         extra.setdefault("NEXTCLOUD_URL", nextcloud_url or "http://127.0.0.1:9")  # port 9: nothing answers
-        kwargs: dict[str, Any] = {k: extra.pop(k) for k in ("save_interval", "shutdown_grace", "config_ttl")
-                                  if k in extra}
+        kwargs: dict[str, Any] = {k: extra.pop(k) for k in CREATE_APP_KWARGS if k in extra}
         app = await start_app(base_environ(tmp_path, **extra), **kwargs)
         running.append(app)
         return app

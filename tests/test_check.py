@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 
-from tests.scripted_provider import ScriptedProvider, openai_stream
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 KEY = "sk-check-7d41-never-print-me"
 

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.appserver import RunningApp
-from tests.conftest import AppFactory
-from tests.scripted_provider import ScriptedProvider
+from tests.support.appserver import AppFactory, RunningApp
+from tests.support.scripted_provider import ScriptedProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "js" / "assistant_stream-main.js"

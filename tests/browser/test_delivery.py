@@ -16,11 +16,11 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page
 
-from tests.appserver import RunningApp
-from tests.browser.pageutil import STREAMING, content_of, wait_answer
-from tests.nextcloud_double import NextcloudDouble
-from tests.proxy_doubles import SESSION_COOKIE, ProxiedAppFactory, ProxyDoubles
-from tests.scripted_provider import ScriptedProvider, openai_stream
+from tests.support.appserver import RunningApp
+from tests.support.browser import STREAMING, content_of, wait_answer
+from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.proxy_doubles import SESSION_COOKIE, ProxiedAppFactory, ProxyDoubles
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 pytestmark = pytest.mark.browser
 

@@ -7,10 +7,17 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
-from tests.appserver import RunningApp
-from tests.browser.pageutil import ANSWER, STREAMING, answer_requests, content_of, open_chat, send, wait_answer
-from tests.conftest import API_KEY, AppFactory
-from tests.scripted_provider import DROP, ScriptedProvider, ScriptedResponse, Sleep, chat_chunk, error_response, sse
+from tests.support.appserver import API_KEY, AppFactory, RunningApp
+from tests.support.browser import ANSWER, STREAMING, answer_requests, content_of, open_chat, send, wait_answer
+from tests.support.scripted_provider import (
+    DROP,
+    ScriptedProvider,
+    ScriptedResponse,
+    Sleep,
+    chat_chunk,
+    error_response,
+    sse,
+)
 
 pytestmark = pytest.mark.browser
 

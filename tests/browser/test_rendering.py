@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
-from tests.appserver import RunningApp
-from tests.browser.pageutil import (
+from tests.support.appserver import RunningApp
+from tests.support.browser import (
     STREAMING,
     content_of,
     open_chat,
@@ -18,7 +18,7 @@ from tests.browser.pageutil import (
     stream_with,
     wait_answer,
 )
-from tests.scripted_provider import ScriptedProvider, chat_chunk, openai_stream, sse
+from tests.support.scripted_provider import ScriptedProvider, chat_chunk, openai_stream, sse
 
 pytestmark = pytest.mark.browser
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Locator, Page
 
-from tests.appserver import RunningApp
-from tests.browser.pageutil import SESSION, content_of, is_title_request, open_chat, send, wait_answer
-from tests.scripted_provider import ScriptedProvider, openai_stream
+from tests.support.appserver import RunningApp
+from tests.support.browser import SESSION, content_of, is_title_request, open_chat, send, wait_answer
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from playwright.async_api import Page, Route
 
-from tests.appserver import RunningApp, sse_events
-from tests.browser.pageutil import (
+from tests.support.appserver import RunningApp
+from tests.support.browser import (
     ANSWER,
     HUMAN,
     STREAMING,
@@ -26,7 +26,8 @@ from tests.browser.pageutil import (
     wait_streamed,
     words,
 )
-from tests.scripted_provider import ScriptedProvider, openai_stream
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
+from tests.support.sse import sse_events
 
 pytestmark = pytest.mark.browser
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from assistant_stream.chat.eventlog import MemoryEventLog
+from tests.support.clock import FakeClock
 
 
 async def test_replay_from_any_id_then_follow() -> None:
@@ -16,18 +17,20 @@ async def test_replay_from_any_id_then_follow() -> None:
         events, closed = log.read("k", after)
         assert [e[0] for e in events] == list(range(after + 1, 6)) and not closed
 
-    async def reader() -> list[str]:
+    async def reader(ready: asyncio.Event) -> list[str]:
         seen, after = [], 0
         while True:
             events, closed = log.read("k", after)
             seen += [d for _, _, d in events]
             after = events[-1][0] if events else after
+            ready.set()  # caught up: whatever comes next, wait() sees it (it checks before sleeping)
             if closed:
                 return seen
             await log.wait("k", after, 5)
 
-    readers = [asyncio.create_task(reader()) for _ in range(3)]
-    await asyncio.sleep(0.01)
+    ready = [asyncio.Event() for _ in range(3)]
+    readers = [asyncio.create_task(reader(r)) for r in ready]
+    await asyncio.gather(*(r.wait() for r in ready))
     log.append("k", "chunk", "5")
     log.append("k", "done", {"done": True})
     log.close("k")
@@ -46,10 +49,14 @@ async def test_wait_times_out_without_events_and_one_timeout_does_not_wake_other
 
 
 async def test_closed_logs_expire_after_retention() -> None:
-    log = MemoryEventLog(retention=0)
+    clock = FakeClock()
+    log = MemoryEventLog(retention=300, clock=clock)
     log.open("a")
     log.close("a")
-    await asyncio.sleep(0.01)
+    clock.advance(299)
     log.open("b")  # opening sweeps expired logs
+    assert log.has("a") and log.last_id("a") == 0
+    clock.advance(2)
+    log.open("c")
     assert not log.has("a") and log.has("b")
     assert log.read("a", 0) == ([], True)

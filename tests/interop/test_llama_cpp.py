@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from assistant_stream.core.events import ChatMessage, Finish, ProviderEvent, TextDelta, Usage
+from assistant_stream.core.events import ChatMessage, Finish, TextDelta, Usage
 from assistant_stream.providers.config import ProviderConfig
 from assistant_stream.providers.diagnostics import diagnose
 from assistant_stream.providers.transport import ProviderClient
-from tests.interop.conftest import Server
+from tests.support.interop import Server
+from tests.support.provider import collect, text
 
 MSGS = [ChatMessage("user", "Tell me about the quick brown fox.")]
 
@@ -32,16 +33,8 @@ def config(server: Server, **kw: object) -> ProviderConfig:
     return ProviderConfig(**values)  # type: ignore[arg-type]
 
 
-async def collect(client: ProviderClient, cfg: ProviderConfig) -> list[ProviderEvent]:
-    return [ev async for ev in client.stream_chat(cfg, MSGS)]
-
-
-def text(events: list[ProviderEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
-
-
 async def test_streamed_text_equals_non_streamed_answer(llama_server: Server, client: ProviderClient) -> None:
-    events = await collect(client, config(llama_server))
+    events = await collect(client, config(llama_server), MSGS)
     streamed = text(events)
     async with httpx.AsyncClient(trust_env=False) as http:
         r = await http.post(f"{llama_server.base_url}/chat/completions", timeout=30, json={
@@ -57,7 +50,7 @@ async def test_streamed_text_equals_non_streamed_answer(llama_server: Server, cl
 
 
 async def test_parallel_streams(llama_server: Server, client: ProviderClient) -> None:
-    results = await asyncio.gather(*[collect(client, config(llama_server)) for _ in range(4)])
+    results = await asyncio.gather(*[collect(client, config(llama_server), MSGS) for _ in range(4)])
     texts = {text(r) for r in results}
     assert len(texts) == 1 and next(iter(texts))  # greedy decoding: the same answer every time
 
@@ -70,7 +63,7 @@ async def test_cancel_frees_the_slot(llama_server: Server, client: ProviderClien
             if isinstance(ev, TextDelta):
                 break
         await agen.aclose()
-    events = await asyncio.wait_for(collect(client, config(llama_server)), 20)
+    events = await asyncio.wait_for(collect(client, config(llama_server), MSGS), 20)
     assert text(events)
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import os
-import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,15 +18,11 @@ from fastapi import FastAPI
 
 from assistant_stream.web.app import create_app
 from assistant_stream.web.services import Services
+from tests.support.ports import free_port
 
 APP_SECRET = "test-app-secret-3b1f0c9a-not-for-production"
 APP_VERSION = "1.0.0"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+API_KEY = "sk-test-9f8e7d6c5b4a-distinctive-key"
 
 
 def appapi_headers(user: str, secret: str = APP_SECRET, app_id: str = "assistant_stream") -> dict[str, str]:
@@ -103,26 +97,7 @@ async def start_app(environ: dict[str, str], **create_kwargs: Any) -> RunningApp
     return RunningApp(f"http://127.0.0.1:{port}", app, environ, server, task)
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[int | None, dict[str, Any]]]:
-    """(id, payload) for each event of an SSE response, in order (comments skipped)."""
-    event_id: int | None = None
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if line == "":
-            if data:
-                yield event_id, json.loads("\n".join(data))
-            event_id, data = None, []
-        elif line.startswith(":"):
-            continue
-        elif line.startswith("id:"):
-            event_id = int(line[3:].strip())
-        elif line.startswith("data:"):
-            data.append(line[5:].lstrip(" "))
-    if data:
-        yield event_id, json.loads("\n".join(data))
-
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def spawn_app(tmp_path: Path, port: int, env_extra: dict[str, str], *,
@@ -151,3 +126,13 @@ async def spawn_app(tmp_path: Path, port: int, env_extra: dict[str, str], *,
                 raise AssertionError((await output.read()).decode()[-2000:] if output else "app exited")
             await asyncio.sleep(0.05)
     raise AssertionError("app did not start")
+
+
+# Starts an app with the given env vars (keyword arguments; NEXTCLOUD_URL as ``nextcloud_url``).
+AppFactory = Callable[..., Awaitable[RunningApp]]
+
+
+async def spawn_with_provider(tmp_path: Path, chat_url: str, port: int) -> asyncio.subprocess.Process:
+    """The app as its own process, streaming from the provider at ``chat_url``."""
+    return await spawn_app(tmp_path, port, {"STREAMING_API_URL": chat_url,
+                                            "STREAMING_API_KEY": "sk-test-process", "LOG_LEVEL": "WARNING"})

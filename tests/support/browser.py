@@ -7,7 +7,7 @@ from typing import Any
 from playwright.async_api import Locator, Page
 
 from assistant_stream.chat.titles import TITLE_PROMPT
-from tests.scripted_provider import Piece, RecordedRequest, ScriptedProvider, ScriptedResponse, chat_chunk, sse
+from tests.support.scripted_provider import Piece, RecordedRequest, ScriptedProvider, ScriptedResponse, chat_chunk, sse
 
 INPUT = "[data-test=chat-input]"
 SEND = "[data-test=send]"

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.appserver import RunningApp
-from tests.scripted_provider import RecordedRequest, ScriptedProvider, ScriptedResponse, openai_stream
+from tests.support.appserver import RunningApp
+from tests.support.scripted_provider import RecordedRequest, ScriptedProvider, ScriptedResponse, openai_stream
 
 Responder = ScriptedResponse | Callable[[RecordedRequest], ScriptedResponse]
 

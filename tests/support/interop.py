@@ -1,4 +1,4 @@
-"""Real third-party OpenAI-compatible servers (LiteLLM proxy, llama.cpp llama-server) as fixtures.
+"""Real third-party OpenAI-compatible servers (LiteLLM proxy, llama.cpp llama-server) as fixtures (tests/interop).
 
 Run with `make interop` (tests/interop/run.sh installs them first). A missing server fails loudly:
 these tests never skip.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.scripted_provider import ScriptedProvider
+from tests.support.ports import free_port
+from tests.support.scripted_provider import ScriptedProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 INTEROP_VENV = ROOT / ".venv-interop"
@@ -27,12 +27,6 @@ LITELLM = INTEROP_VENV / "bin" / "litellm"
 LLAMA_SERVER = Path(os.environ.get("LLAMA_SERVER", INTEROP_VENV / "llama" / "bin" / "llama-server"))
 MASTER_KEY = "sk-interop-master-5e1d0c"
 MOCK_TEXT = "Hello from the LiteLLM mock: café € 😀, on\nthree\nlines."
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _require(path: Path, what: str) -> None:
@@ -91,7 +85,7 @@ async def litellm_proxy(tmp_path_factory: pytest.TempPathFactory,
                                                    "api_base": relay_upstream.base_url}},
     ]}
     (work / "config.yaml").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
            "LITELLM_TELEMETRY": "False", "NO_PROXY": "127.0.0.1,localhost"}
     log = work / "litellm.log"
@@ -111,7 +105,7 @@ def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     python = INTEROP_VENV / "bin" / "python"
     _require(python, "The interop venv")
     path = tmp_path_factory.mktemp("gguf") / "tiny.gguf"
-    subprocess.run([str(python), str(Path(__file__).with_name("make_tiny_gguf.py")), str(path)], check=True)
+    subprocess.run([str(python), str(ROOT / "tests" / "interop" / "make_tiny_gguf.py"), str(path)], check=True)
     yield path
 
 
@@ -119,7 +113,7 @@ def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 async def llama_server(tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path) -> AsyncIterator[Server]:
     """llama.cpp's llama-server (built by build_llama.sh) serving the tiny model, 2 parallel slots."""
     _require(LLAMA_SERVER, "llama-server (tests/interop/build_llama.sh builds it)")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("llama") / "llama-server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([str(LLAMA_SERVER), "-m", str(tiny_gguf), "--host", "127.0.0.1", "--port",

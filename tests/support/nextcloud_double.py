@@ -39,7 +39,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,11 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from assistant_stream.core.env import AppEnv
+from assistant_stream.nextcloud.server import NextcloudServer
 
 APP_ID = "assistant_stream"
+# An API key as an admin would store it through the double (never to appear in an error or log).
+NC_API_KEY = "sk-live-4c1d9e77-unmistakable-test-key"
 APP_VERSION = "1.0.0"
 NC_VERSION = {"major": 32, "minor": 0, "micro": 1, "string": "32.0.1", "edition": "",
               "extendedSupport": False}
@@ -786,3 +789,11 @@ def nextcloud(nextcloud_server: NextcloudDouble) -> Iterator[NextcloudDouble]:
 
 __all__ = ["Call", "NextcloudDouble", "OCSError", "Task", "TaskScript", "looks_encrypted",
            "nextcloud", "nextcloud_server", "ocs_response"]
+
+
+@pytest.fixture
+async def nc(nextcloud: NextcloudDouble) -> AsyncIterator[NextcloudServer]:
+    """The app's NextcloudServer, talking to the double."""
+    server = NextcloudServer(nextcloud.env(), timeout=3)
+    yield server
+    await server.aclose()

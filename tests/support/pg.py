@@ -7,7 +7,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -15,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.ports import free_port
 
 PG_GLOB = "/usr/lib/postgresql/*/bin"
 SUPERUSER = "postgres"
@@ -29,12 +30,6 @@ def _bindir() -> Path:
                     "(`make system-deps` or apt-get install postgresql); the storage tests must also "
                     "run on PostgreSQL.", pytrace=False)
     return max(found, key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PgServer:
@@ -56,7 +51,7 @@ class PgServer:
         self.root = Path(tempfile.mkdtemp(prefix="assistant-stream-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = ""
 
     def _run(self, *args: str, user: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:

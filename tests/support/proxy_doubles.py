@@ -63,8 +63,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route as StarletteRoute
 
 from assistant_stream.web.routes import ROUTES, Access, Route
-from tests.appserver import RunningApp
-from tests.nextcloud_double import NextcloudDouble
+from tests.support.appserver import RunningApp
+from tests.support.nextcloud_double import NextcloudDouble
 
 SESSION_COOKIE = "nc_session_id"
 AA_VERSION = "32.0.0"

@@ -275,6 +275,11 @@ class ScriptedProvider:
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
+    def stop_listening(self) -> None:
+        """Refuse new connections (a provider gone away); connections already made carry on."""
+        if self._server is not None:
+            self._server.close()
+
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()

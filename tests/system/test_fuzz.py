@@ -27,12 +27,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.appserver import RunningApp, appapi_headers
-from tests.conftest import API_KEY, AppFactory
-from tests.faults import prompt_of, route_by_prompt
-from tests.scripted_provider import ScriptedProvider, openai_stream
-from tests.test_api_chat import new_chat, wait_done
-from tests.test_api_stream import read_stream, text_of
+from tests.support.appserver import API_KEY, AppFactory, RunningApp, appapi_headers
+from tests.support.chat import new_chat, read_stream, text_of, wait_done
+from tests.support.faults import prompt_of, route_by_prompt
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 EXAMPLES_PER_OPERATION = 30  # per generation mode; ~1,400 requests, well under two minutes
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -312,7 +310,7 @@ async def test_lone_surrogates_and_nul(hostile_app: RunningApp) -> None:
 
 async def test_injected_text_in_a_failed_answer_is_inert_too(hostile_app: RunningApp,
                                                              scripted_provider: ScriptedProvider) -> None:
-    from tests.scripted_provider import error_response
+    from tests.support.scripted_provider import error_response
 
     route_by_prompt(scripted_provider, {"": error_response(400, {"error": {"message": INJECTION[0]}})})
     c = hostile_app.client("alice")

@@ -8,23 +8,19 @@ from pathlib import Path
 
 import httpx
 
-from tests.appserver import APP_SECRET, appapi_headers, free_port, spawn_app
-from tests.scripted_provider import ScriptedProvider, openai_stream
-from tests.test_api_chat import new_chat
+from tests.support.appserver import APP_SECRET, appapi_headers, spawn_with_provider
+from tests.support.chat import new_chat
+from tests.support.ports import free_port
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-async def spawn(tmp_path: Path, provider: ScriptedProvider, port: int) -> asyncio.subprocess.Process:
-    return await spawn_app(tmp_path, port, {"STREAMING_API_URL": provider.chat_url,
-                                            "STREAMING_API_KEY": "sk-test-process", "LOG_LEVEL": "WARNING"})
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_sigkill_then_restart_keeps_saved_text_as_interrupted(
         tmp_path: Path, scripted_provider: ScriptedProvider) -> None:
     scripted_provider.always(openai_stream([f"word{i} " for i in range(200)], delay=0.05))
     port = free_port()
-    proc = await spawn(tmp_path, scripted_provider, port)
+    proc = await spawn_with_provider(tmp_path, scripted_provider.chat_url, port)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=appapi_headers("alice"),
                                  trust_env=False, timeout=10) as c:
         sid, _ = await new_chat(c)
@@ -34,7 +30,7 @@ async def test_sigkill_then_restart_keeps_saved_text_as_interrupted(
         assert before["task_output"].startswith("word0 ")
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
-        proc = await spawn(tmp_path, scripted_provider, port)
+        proc = await spawn_with_provider(tmp_path, scripted_provider.chat_url, port)
         try:
             after = await c.get("/chat/check_generation", params={"taskId": task, "sessionId": sid})
             message = after.json()
@@ -54,7 +50,7 @@ async def test_sigterm_saves_generations_in_flight(tmp_path: Path, scripted_prov
     # Longer than the 10 s grace: the answer is cut and saved as interrupted, never lost.
     scripted_provider.always(openai_stream([f"w{i} " for i in range(400)], delay=0.05))
     port = free_port()
-    proc = await spawn(tmp_path, scripted_provider, port)
+    proc = await spawn_with_provider(tmp_path, scripted_provider.chat_url, port)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=appapi_headers("alice"),
                                  trust_env=False, timeout=10) as c:
         sid, _ = await new_chat(c)
@@ -65,7 +61,7 @@ async def test_sigterm_saves_generations_in_flight(tmp_path: Path, scripted_prov
         assert await asyncio.wait_for(proc.wait(), 40) in (0, -signal.SIGTERM)
         stderr = (await proc.stderr.read()).decode()
         assert "sk-test-process" not in stderr and APP_SECRET not in stderr
-        proc = await spawn(tmp_path, scripted_provider, port)
+        proc = await spawn_with_provider(tmp_path, scripted_provider.chat_url, port)
         try:
             message = (await c.get("/chat/check_generation", params={"taskId": task, "sessionId": sid})).json()
             assert message["status"] == "interrupted"

@@ -23,15 +23,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.appserver import free_port, sse_events
-from tests.conftest import API_KEY
-from tests.nextcloud_double import NextcloudDouble
-from tests.proxy_doubles import ProxiedAppFactory, ProxyDoubles, find_route, php_preg_match
-from tests.scripted_provider import ScriptedProvider, openai_stream
+from tests.support.appserver import API_KEY
+from tests.support.chat import new_chat, text_of
+from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.ports import free_port
+from tests.support.proxy_doubles import ProxiedAppFactory, ProxyDoubles, find_route, php_preg_match
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
+from tests.support.sse import sse_events
 
 SPACING = 0.12  # seconds between two provider chunks
 WORDS = [f"w{i} " for i in range(6)]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_URL = "https://cloud.example.com/assistant-stream"
 
 
@@ -45,15 +47,6 @@ def browser(proxies: ProxyDoubles, user: str | None = "alice") -> httpx.AsyncCli
     return httpx.AsyncClient(base_url=proxies.base_url, cookies=cookies, timeout=30, trust_env=False)
 
 
-async def new_chat(client: httpx.AsyncClient, base: str) -> tuple[int, int]:
-    r = await client.put(f"{base}/chat/new_session", json={"title": None})
-    assert r.status_code == 200, r.text
-    sid = r.json()["session"]["id"]
-    r = await client.put(f"{base}/chat/new_message", json={"sessionId": sid, "role": "human", "content": "Hi"})
-    assert r.status_code == 200, r.text
-    return sid, r.json()["id"]
-
-
 async def timed_events(client: httpx.AsyncClient, url: str, params: dict[str, Any] | None = None,
                        headers: dict[str, str] | None = None
                        ) -> tuple[httpx.Response, list[tuple[float, dict[str, Any]]]]:
@@ -64,10 +57,6 @@ async def timed_events(client: httpx.AsyncClient, url: str, params: dict[str, An
         async for _id, payload in sse_events(r):
             out.append((time.monotonic(), payload))
     return r, out
-
-
-def text_of(events: list[tuple[float, dict[str, Any]]]) -> str:
-    return "".join(p["chunk"] for _, p in events if "chunk" in p)
 
 
 def chunk_times(events: list[tuple[float, dict[str, Any]]]) -> list[float]:
@@ -96,7 +85,7 @@ async def test_stock_proxy_delivers_sse_in_one_piece_at_the_end(
     await proxied_app(**provider_env(scripted_provider))
     base = proxies.proxy_path
     async with browser(proxies) as b:
-        sid, mid = await new_chat(b, base)
+        sid, mid = await new_chat(b, "Hi", base=base)
         start = time.monotonic()
         r, events = await timed_events(b, f"{base}/chat/stream", {"sessionId": sid, "messageId": mid})
     assert text_of(events) == "".join(WORDS) and events[-1][1]["done"] is True
@@ -186,7 +175,7 @@ async def test_long_poll_through_the_stock_proxy_is_progressive(
     proxies.delay = 0.095  # the measured cost of one request through the stock proxy
     base = proxies.proxy_path
     async with browser(proxies) as b:
-        sid, mid = await new_chat(b, base)
+        sid, mid = await new_chat(b, "Hi", base=base)
         cursor, text, with_text, done = 0, "", 0, False
         for _ in range(100):
             r = await b.get(f"{base}/chat/poll", params={"sessionId": sid, "messageId": mid, "cursor": cursor,
@@ -212,7 +201,7 @@ async def test_harp_streams_events_as_they_come(
     scripted_provider.always(openai_stream(WORDS, delay=SPACING))
     await proxied_app(HP_SHARED_KEY="x", **provider_env(scripted_provider))
     async with browser(proxies) as b:
-        sid, mid = await new_chat(b, proxies.harp_path)
+        sid, mid = await new_chat(b, "Hi", base=proxies.harp_path)
         r, events = await timed_events(b, f"{proxies.harp_path}/chat/stream", {"sessionId": sid, "messageId": mid})
     assert text_of(events) == "".join(WORDS) and events[-1][1]["done"] is True
     times = chunk_times(events)
@@ -254,7 +243,7 @@ async def test_public_url_token_through_the_proxy_stream_direct(
     async with browser(proxies) as b, httpx.AsyncClient(timeout=30, trust_env=False) as outside:
         config = (await b.get(f"{base}/chat/config")).json()
         assert config["delivery"]["mode"] == "public" and config["delivery"]["streamBase"] == PUBLIC_URL
-        sid, mid = await new_chat(b, base)
+        sid, mid = await new_chat(b, "Hi", base=base)
         r = await b.post(f"{base}/chat/stream_token", json={"sessionId": sid, "messageId": mid})
         assert r.status_code == 200, r.text
         grant = r.json()

@@ -19,12 +19,11 @@ import httpx
 import pytest
 
 from assistant_stream.core.limits import MAX_BATCH_CHARS
-from tests.appserver import APP_SECRET, RunningApp, appapi_headers, sse_events
-from tests.conftest import API_KEY, AppFactory
-from tests.faults import LeakProbe, healthy, prompt_of, route_by_prompt
-from tests.scripted_provider import RecordedRequest, ScriptedProvider, ScriptedResponse, openai_stream
-from tests.test_api_chat import new_chat, wait_done
-from tests.test_api_stream import read_stream, text_of
+from tests.support.appserver import API_KEY, APP_SECRET, AppFactory, RunningApp, appapi_headers
+from tests.support.chat import new_chat, read_stream, text_of, wait_done
+from tests.support.faults import LeakProbe, healthy, prompt_of, route_by_prompt
+from tests.support.scripted_provider import RecordedRequest, ScriptedProvider, ScriptedResponse, openai_stream
+from tests.support.sse import sse_events
 
 
 async def raw_stream_request(app: RunningApp, user: str, sid: int, mid: int, *, rcvbuf: int | None = None,
@@ -105,7 +104,7 @@ async def test_connection_reset_mid_stream_the_answer_is_still_saved_once(
 
 async def test_abandoned_long_poll_does_not_disturb_the_generation(
         app_factory: AppFactory, scripted_provider: ScriptedProvider) -> None:
-    from tests.scripted_provider import Sleep, chat_chunk, sse
+    from tests.support.scripted_provider import Sleep, chat_chunk, sse
 
     body = [sse(chat_chunk("", role="assistant")), sse(chat_chunk("early ")), Sleep(0.6), sse(chat_chunk("late")),
             sse("[DONE]")]

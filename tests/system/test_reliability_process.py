@@ -18,14 +18,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from assistant_stream.store.storage import Storage
-from tests.appserver import APP_SECRET, RunningApp, appapi_headers, free_port, sse_events
-from tests.conftest import API_KEY, AppFactory
-from tests.faults import TcpProxy, healthy, route_by_prompt
-from tests.nextcloud_double import NextcloudDouble
-from tests.scripted_provider import ScriptedProvider
-from tests.test_api_chat import new_chat, wait_done
-from tests.test_api_stream import read_stream, text_of
-from tests.test_process import spawn
+from tests.support.appserver import API_KEY, APP_SECRET, AppFactory, RunningApp, appapi_headers, spawn_with_provider
+from tests.support.chat import new_chat, read_stream, text_of, wait_done
+from tests.support.faults import TcpProxy, healthy, route_by_prompt
+from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.ports import free_port
+from tests.support.scripted_provider import ScriptedProvider
+from tests.support.sse import sse_events
 
 WORDS = [f"d{i} " for i in range(30)]
 TEXT = "".join(WORDS)
@@ -204,7 +203,7 @@ async def test_nextcloud_unreachable_settings_come_from_the_last_read(
     sid, mid = await new_chat(alice, "question")
     assert text_of(await read_stream(alice, {"sessionId": sid, "messageId": mid})) == "from cache"
     nextcloud.down()
-    await asyncio.sleep(0.2)  # past the settings cache's TTL: the next read finds Nextcloud gone
+    app.services.config.invalidate()  # the settings cache expires: the next read finds Nextcloud gone
     sid2, mid2 = await new_chat(alice, "question again")
     events = await read_stream(alice, {"sessionId": sid2, "messageId": mid2})
     assert text_of(events) == "from cache" and events[0][1]["model"] == "model-from-nextcloud"
@@ -249,7 +248,7 @@ async def test_sigterm_lets_an_attached_reader_receive_the_whole_answer(
     words = [f"t{i} " for i in range(40)]
     scripted_provider.always(healthy(words, delay=0.05))  # 2 s: well within the grace period
     port = free_port()
-    proc = await spawn(tmp_path, scripted_provider, port)
+    proc = await spawn_with_provider(tmp_path, scripted_provider.chat_url, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=appapi_headers("alice"),
                                      trust_env=False, timeout=30) as c:
@@ -265,7 +264,7 @@ async def test_sigterm_lets_an_attached_reader_receive_the_whole_answer(
             assert await asyncio.wait_for(proc.wait(), 40) in (0, -signal.SIGTERM)
             stderr = (await proc.stderr.read()).decode()
             assert APP_SECRET not in stderr and "Traceback" not in stderr
-            proc = await spawn(tmp_path, scripted_provider, port)
+            proc = await spawn_with_provider(tmp_path, scripted_provider.chat_url, port)
             message = (await c.get("/chat/messages", params={"sessionId": sid})).json()[-1]
             assert (message["status"], message["content"]) == ("done", "".join(words))
     finally:

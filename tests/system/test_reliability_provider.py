@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.appserver import RunningApp
-from tests.conftest import API_KEY, AppFactory
-from tests.faults import LeakProbe, healthy, prompt_of, route_by_prompt
-from tests.scripted_provider import (
+from tests.support.appserver import API_KEY, AppFactory, RunningApp
+from tests.support.chat import new_chat, read_stream, text_of
+from tests.support.faults import LeakProbe, healthy, prompt_of, route_by_prompt
+from tests.support.scripted_provider import (
     DROP,
     HANG,
     ScriptedProvider,
@@ -29,8 +29,6 @@ from tests.scripted_provider import (
     error_response,
     sse,
 )
-from tests.test_api_chat import new_chat
-from tests.test_api_stream import read_stream, text_of
 
 HEALTHY_WORDS = [f"ok{i} " for i in range(15)]
 HEALTHY_TEXT = "".join(HEALTHY_WORDS)
@@ -132,7 +130,7 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> Resolver:
 async def _first_chunk(client: httpx.AsyncClient, params: dict[str, Any], started: asyncio.Event
                        ) -> list[tuple[int | None, dict[str, Any]]]:
     """Read a whole stream, setting ``started`` once its first text arrived."""
-    from tests.appserver import sse_events
+    from tests.support.sse import sse_events
 
     events: list[tuple[int | None, dict[str, Any]]] = []
     async with client.stream("GET", "/chat/stream", params=params) as r:
@@ -178,8 +176,7 @@ async def test_provider_fault_through_the_whole_app(name: str, app_factory: AppF
         resolver.broken = True
     elif name == "connection-refused":
         # Stop listening; the healthy streams keep their established connections.
-        assert scripted_provider._server is not None
-        scripted_provider._server.close()
+        scripted_provider.stop_listening()
         refused_port = scripted_provider.port
     requests_before = len(scripted_provider.requests)
 

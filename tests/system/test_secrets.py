@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.appserver import RunningApp, appapi_headers, free_port, spawn_app
-from tests.conftest import AppFactory
-from tests.faults import prompt_of, route_by_prompt
-from tests.nextcloud_double import NextcloudDouble
-from tests.scripted_provider import (
+from tests.support.appserver import AppFactory, RunningApp, appapi_headers, spawn_app
+from tests.support.chat import new_chat, wait_done
+from tests.support.faults import prompt_of, route_by_prompt
+from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.ports import free_port
+from tests.support.scripted_provider import (
     DROP,
     ScriptedProvider,
     ScriptedResponse,
@@ -31,11 +32,11 @@ from tests.scripted_provider import (
     openai_stream,
     sse,
 )
-from tests.test_api_chat import new_chat, wait_done
+from tests.support.sse import parse_events
 
 KEY = "sk-proj-LEAKCANARY-7d1e9b2c4f6a8e0d3b5c7a9f1e2d4c6b"
 APP_SECRET = "app-secret-LEAKCANARY-5f3e1d9c7b5a3f1e9d7c5b3a1f9e7d5c"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def variants(secret: str) -> list[str]:
@@ -108,7 +109,7 @@ async def stream_text(c: httpx.AsyncClient, hay: Haystack, params: dict[str, Any
     async with c.stream("GET", "/chat/stream", params=params) as r:
         body = (await r.aread()).decode()
     hay.response(r, body)
-    return [json.loads(line[5:]) for line in body.splitlines() if line.startswith("data:")]
+    return [payload for _id, payload in parse_events(body)]
 
 
 async def test_secrets_never_leave_the_app_in_process(
@@ -206,7 +207,7 @@ async def test_secrets_never_leave_the_app_in_process(
             assert r.status_code == 401
     # Nextcloud gone: what the app reports about it names no secret either.
     nc.down()
-    await asyncio.sleep(0.3)
+    app.services.config.invalidate()  # the settings cache expires: the next read finds Nextcloud gone
     for r in (await appapi.put("/enabled", params={"enabled": 1}), await client(app, "bob").get("/chat/config"),
               await admin.get("/admin/status")):
         hay.response(r)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.appserver import APP_SECRET
+from tests.support.appserver import APP_SECRET
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_harp_start_writes_frpc_config_and_serves_on_the_socket(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.appserver import sse_events
-from tests.nextcloud_double import NextcloudDouble
-from tests.test_api_chat import new_chat, wait_done
+from tests.support.chat import new_chat, wait_done
+from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.sse import sse_events
 
 
 async def fallback_app(app_factory, nextcloud: NextcloudDouble):

@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
-from tests.appserver import RunningApp
-from tests.scripted_provider import ScriptedProvider, openai_stream
+from tests.support.appserver import RunningApp
+from tests.support.chat import new_chat, wait_done
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 WORDS = [f"w{i} " for i in range(12)]
-
-
-async def new_chat(client: httpx.AsyncClient, text: str = "Hello there") -> tuple[int, int]:
-    r = await client.put("/chat/new_session", json={"title": None, "timestamp": 1_700_000_000})
-    assert r.status_code == 200, r.text
-    sid = r.json()["session"]["id"]
-    r = await client.put("/chat/new_message", json={"sessionId": sid, "role": "human", "content": text,
-                                                    "timestamp": 1_700_000_001, "firstHumanMessage": True})
-    assert r.status_code == 200, r.text
-    return sid, r.json()["id"]
-
-
-async def wait_done(client: httpx.AsyncClient, sid: int, task_id: int) -> httpx.Response:
-    for _ in range(400):
-        r = await client.get("/chat/check_generation", params={"taskId": task_id, "sessionId": sid})
-        if r.status_code != 417:
-            return r
-        await asyncio.sleep(0.025)
-    raise AssertionError("generation did not finish")
 
 
 async def test_sessions_crud(chat_app: RunningApp) -> None:

@@ -4,36 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
-import httpx
-
-from tests.appserver import RunningApp, sse_events
-from tests.scripted_provider import DROP, ScriptedProvider, chat_chunk, openai_stream, sse
-from tests.test_api_chat import new_chat, wait_done
+from tests.support.appserver import RunningApp
+from tests.support.chat import new_chat, read_stream, text_of, wait_done
+from tests.support.scripted_provider import DROP, ScriptedProvider, chat_chunk, openai_stream, sse
+from tests.support.sse import sse_events
 
 WORDS = [f"tok{i} " for i in range(20)]
 TEXT = "".join(WORDS)
-
-
-async def read_stream(client: httpx.AsyncClient, params: dict[str, Any], *, headers: dict[str, str] | None = None,
-                      stop_after_chunks: int | None = None) -> list[tuple[int | None, dict[str, Any]]]:
-    events: list[tuple[int | None, dict[str, Any]]] = []
-    chunks = 0
-    async with client.stream("GET", "/chat/stream", params=params, headers=headers) as r:
-        assert r.status_code == 200, await r.aread()
-        assert r.headers["content-type"].startswith("text/event-stream")
-        assert r.headers["cache-control"] == "no-cache" and r.headers["x-accel-buffering"] == "no"
-        async for event in sse_events(r):
-            events.append(event)
-            chunks += "chunk" in event[1]
-            if stop_after_chunks is not None and chunks >= stop_after_chunks:
-                break  # leaving the block closes the connection: a browser tab closing
-    return events
-
-
-def text_of(events: list[tuple[int | None, dict[str, Any]]]) -> str:
-    return "".join(e["chunk"] for _, e in events if "chunk" in e)
 
 
 async def test_stream_contract(chat_app: RunningApp, scripted_provider: ScriptedProvider) -> None:
@@ -117,7 +95,7 @@ async def test_stop_keeps_partial_text_and_closes_upstream(
 async def test_provider_error_mid_stream_keeps_partial_text(
         chat_app: RunningApp, scripted_provider: ScriptedProvider) -> None:
     body = [sse(chat_chunk("", role="assistant")), sse(chat_chunk("Partial ")), sse(chat_chunk("answer")), DROP]
-    from tests.scripted_provider import ScriptedResponse
+    from tests.support.scripted_provider import ScriptedResponse
 
     scripted_provider.always(ScriptedResponse(body=body, delay=0.02))
     c = chat_app.client("alice")
@@ -152,7 +130,7 @@ async def test_long_poll_delivers_progressively_and_completely(
 
 async def test_long_poll_wakes_on_new_text_not_on_timeout(
         chat_app: RunningApp, scripted_provider: ScriptedProvider) -> None:
-    from tests.scripted_provider import ScriptedResponse, Sleep
+    from tests.support.scripted_provider import ScriptedResponse, Sleep
 
     body = [sse(chat_chunk("", role="assistant")), Sleep(0.5), sse(chat_chunk("late")), sse("[DONE]")]
     scripted_provider.always(ScriptedResponse(body=body))
@@ -211,7 +189,7 @@ async def test_stream_tokens(app_factory, scripted_provider: ScriptedProvider) -
 
 
 async def test_keepalives_forever_hit_the_answer_deadline(app_factory, scripted_provider: ScriptedProvider) -> None:
-    from tests.scripted_provider import ScriptedResponse, Sleep
+    from tests.support.scripted_provider import ScriptedResponse, Sleep
 
     # Comments reset the provider's idle timeout; only the whole-answer deadline ends this.
     body = [sse(chat_chunk("", role="assistant")), sse(chat_chunk("so far"))]

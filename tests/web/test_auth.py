@@ -8,9 +8,9 @@ import logging
 import pytest
 from fastapi.routing import APIRoute
 
-from tests.appserver import APP_SECRET, RunningApp, appapi_headers
-from tests.scripted_provider import ScriptedProvider, openai_stream
-from tests.test_api_chat import new_chat, wait_done
+from tests.support.appserver import APP_SECRET, RunningApp, appapi_headers
+from tests.support.chat import new_chat, wait_done
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 
 def all_routes(routes: list) -> list[APIRoute]:
@@ -103,10 +103,3 @@ async def test_user_b_gets_404_for_everything_of_user_a(chat_app: RunningApp,
     messages = (await alice.get("/chat/messages", params=s)).json()
     assert [x["content"] for x in messages] == ["alice's private question", "secret answer"]
     assert (await bob.get("/chat/sessions")).json() == []
-
-
-async def test_admin_routes_refuse_users(app_factory) -> None:
-    app = await app_factory()  # its Nextcloud is unreachable, so nobody can be shown to be an admin
-    for verb, path in (("GET", "/admin/status"), ("POST", "/admin/test_connection")):
-        r = await app.client("alice").request(verb, path)
-        assert r.status_code == 404

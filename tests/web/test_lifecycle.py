@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import AppFactory
-from tests.nextcloud_double import NextcloudDouble
+from tests.support.appserver import AppFactory
+from tests.support.nextcloud_double import NextcloudDouble
 
 
 async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]

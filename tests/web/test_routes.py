@@ -15,7 +15,7 @@ from assistant_stream import APP_ID, __version__
 from assistant_stream.core.settings import SETTING_KEYS, env_name
 from assistant_stream.web.routes import ROUTES, Access
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INFO_XML = ROOT / "appinfo" / "info.xml"
 
 

@@ -1,0 +1,67 @@
+"""AnswerView (chat/answer.py): the same view from a finished generation and from the row it saved."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from assistant_stream.chat.answer import AnswerView
+from assistant_stream.chat.eventlog import MemoryEventLog
+from assistant_stream.chat.manager import GenerationManager
+from assistant_stream.core.errors import ProviderNotFound
+from assistant_stream.core.events import Finish, ReasoningDelta, TextDelta, Usage
+from assistant_stream.core.settings import ConfigStore
+from assistant_stream.store.storage import Storage
+from tests.support.engines import ListEngine, always
+
+A = "alice"
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    s = Storage(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await s.migrate()
+    yield s
+    await s.close()
+
+
+@pytest.mark.parametrize("engine", [
+    ListEngine([ReasoningDelta("why"), TextDelta("a"), TextDelta("b"), Finish("length"), Usage(3, 2, 5)]),
+    ListEngine([TextDelta("so far")], error=ProviderNotFound("no such model", partial=True)),
+    ListEngine([TextDelta("Bonjour"), Finish("stop")], name="taskprocessing"),
+], ids=["done", "failed", "taskprocessing"])
+async def test_a_generation_and_its_row_give_the_same_view(storage: Storage, engine: ListEngine) -> None:
+    manager = GenerationManager(storage=storage, config=ConfigStore(None, environ={}), eventlog=MemoryEventLog(),
+                                engine_for=always(engine))
+    sid = (await storage.create_session(A, None, None))["id"]
+    mid = (await storage.add_message(A, sid, "human", "q"))["id"]
+    gen = await manager.answer(A, sid, mid)
+    assert not isinstance(gen, dict) and gen.task is not None
+    await asyncio.wait_for(gen.task, 5)
+    live = AnswerView.of_generation(gen)
+    stored = AnswerView.of_row(await storage.get_message(A, sid, gen.message_id or 0))
+    assert live.error is None or (stored.error is not None and type(stored.error) is type(live.error))
+    assert live.error is None or stored.error.message == live.error.message  # type: ignore[union-attr]
+    live_fields = {k: v for k, v in vars_of(live).items() if k not in ("error", "first_token")}
+    stored_fields = {k: v for k, v in vars_of(stored).items() if k not in ("error", "first_token")}
+    assert live_fields == stored_fields
+    await manager.shutdown()
+
+
+def vars_of(view: AnswerView) -> dict[str, object]:
+    return {name: getattr(view, name) for name in AnswerView.__slots__}  # type: ignore[attr-defined]
+
+
+def test_a_running_generation_is_generating_until_it_is_saved() -> None:
+    from assistant_stream.chat.generation import Generation
+
+    gen = Generation(key="m1", kind="answer", user_id=A, session_id=1, message_id=1, reply_to=0, model="m",
+                     engine="stream")
+    gen.status = "done"  # ended, but not yet saved and announced
+    assert AnswerView.of_generation(gen).status == "generating" and not AnswerView.of_generation(gen).done
+    assert AnswerView.of_generation(gen, ended=True).status == "done"
+    gen.finished = True
+    assert AnswerView.of_generation(gen).done

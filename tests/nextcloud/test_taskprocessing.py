@@ -1,0 +1,61 @@
+"""TaskProcessing OCS calls (nextcloud/taskprocessing.py): statuses, availability, scheduling refused, per user."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant_stream.core import errors
+from assistant_stream.nextcloud.server import NextcloudServer
+from assistant_stream.nextcloud.taskprocessing import task_status
+from tests.support.events import drain
+from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.taskprocessing import CHAT, engine
+
+
+@pytest.mark.parametrize(("value", "expected"), [("STATUS_SUCCESSFUL", 3), (2, 2), ("4", 4), ("nonsense", 0),
+                                                 (None, 0), (True, 0)])
+def test_task_status_normalises(value: object, expected: int) -> None:
+    assert task_status(value) == expected
+
+
+async def test_taskprocessing_available(nextcloud: NextcloudDouble) -> None:
+    nc = NextcloudServer(nextcloud.env(), timeout=3, tasktypes_cache_ttl=0.0)
+    try:
+        assert await engine(nc).available("alice") is True
+        nextcloud.taskprocessing.available = False
+        assert await nc.taskprocessing.available("alice") is False
+    finally:
+        await nc.aclose()
+
+
+async def test_rate_limit_becomes_rate_limited(nextcloud: NextcloudDouble, nc: NextcloudServer) -> None:
+    nextcloud.taskprocessing.rate_limit = 2
+    nextcloud.taskprocessing.script(output="x", delay=0.0, start_after=0.0)
+    for _ in range(2):
+        await drain(engine(nc).stream("alice", CHAT))
+    with pytest.raises(errors.RateLimited) as info:
+        await drain(engine(nc).stream("alice", CHAT))
+    assert info.value.status == 429 and "Retry-After" in info.value.headers
+    assert nextcloud.calls_to("/taskprocessing/schedule")[-1].status == 429
+    await drain(engine(nc).stream("bob", CHAT))  # the limit is per user
+
+
+async def test_default_rate_limit_is_twenty_per_user(nextcloud: NextcloudDouble, nc: NextcloudServer) -> None:
+    for i in range(20):
+        await nc.taskprocessing.schedule_chat("alice", system_prompt="", input=str(i), history=[], custom_id="")
+    with pytest.raises(errors.RateLimited):
+        await nc.taskprocessing.schedule_chat("alice", system_prompt="", input="21", history=[], custom_id="")
+
+
+async def test_no_chat_provider_is_not_configured(nextcloud: NextcloudDouble, nc: NextcloudServer) -> None:
+    nextcloud.taskprocessing.available = False
+    with pytest.raises(errors.NotConfigured):
+        await drain(engine(nc).stream("alice", CHAT))
+
+
+async def test_a_task_of_another_user_is_not_found(nextcloud: NextcloudDouble, nc: NextcloudServer) -> None:
+    task_id = await nc.taskprocessing.schedule_chat("alice", system_prompt="", input="q", history=[], custom_id="")
+    with pytest.raises(errors.NotFound):
+        await nc.taskprocessing.get_task("bob", task_id)
+    await nc.taskprocessing.cancel_task("bob", task_id)  # not found is not an error, and does not touch alice's task
+    assert nextcloud.taskprocessing.status(task_id) != "STATUS_CANCELLED"

@@ -1,0 +1,111 @@
+"""Answers as generations write them (store/answers.py): history, progress, final state, restarts."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant_stream.store.storage import Storage
+from tests.support.storage import A, B, chat
+
+
+async def test_history_is_what_the_model_sees(storage: Storage) -> None:
+    sid, _ = await chat(storage)
+    other, _ = await chat(storage, A, 1)
+    add = storage.add_message
+    await add(A, sid, "system", "sys")
+    h1 = await add(A, sid, "human", "h1")
+    await add(A, sid, "assistant", "a1", reply_to=h1["id"])
+    h2 = await add(A, sid, "human", "h2")
+    for status, content in [("error", "failed"), ("generating", "running"), ("done", ""),
+                            ("cancelled", "a2 cut"), ("interrupted", "a2 half")]:
+        await add(A, sid, "assistant", content, status=status, reply_to=h2["id"])
+    h3 = await add(A, sid, "human", "")
+    after = await add(A, sid, "human", "later")
+
+    expected = [("human", "h1"), ("assistant", "a1"), ("human", "h2"), ("assistant", "a2 cut"),
+                ("assistant", "a2 half"), ("human", "")]
+    assert await storage.history(sid, h3["id"] + 1, 100) == expected
+    assert await storage.history(sid, h3["id"] + 1, 3) == expected[-3:]
+    assert await storage.history(sid, h3["id"], 100) == expected[:-1]
+    assert await storage.history(sid, h1["id"], 100) == []
+    assert ("human", "later") in await storage.history(sid, after["id"] + 1, 100)
+    assert await storage.history(other, h3["id"] + 1, 100) == [("human", "m0")]
+
+
+async def test_generating_and_count(storage: Storage) -> None:
+    s1, (q1,) = await chat(storage, A, 1)
+    s2, (q2,) = await chat(storage, A, 1)
+    sb, (qb,) = await chat(storage, B, 1)
+    assert await storage.generating_message(s1) is None
+    assert await storage.count_generating(A) == 0
+    g1 = await storage.add_message(A, s1, "assistant", "", status="generating", reply_to=q1)
+    await storage.add_message(A, s2, "assistant", "", status="generating", reply_to=q2)
+    await storage.add_message(B, sb, "assistant", "", status="generating", reply_to=qb)
+    await storage.add_message(A, s1, "assistant", "old", status="done", reply_to=q1)
+    assert (await storage.generating_message(s1))["id"] == g1["id"]  # type: ignore[index]
+    assert (await storage.count_generating(A), await storage.count_generating(B)) == (2, 1)
+    await storage.finish_message(g1["id"], status="done", content="x", reasoning="")
+    assert await storage.generating_message(s1) is None
+    assert await storage.count_generating(A) == 1
+
+
+async def test_progress_then_finish(storage: Storage) -> None:
+    sid, (q,) = await chat(storage, A, 1)
+    a = await storage.add_message(A, sid, "assistant", "", status="generating", reply_to=q, model="m")
+    await storage.save_progress(a["id"], "Hel", "think")
+    got = await storage.get_message(A, sid, a["id"])
+    assert (got["content"], got["reasoning"], got["status"]) == ("Hel", "think", "generating")
+
+    done = await storage.finish_message(
+        a["id"], status="done", content="Hello", reasoning="thought", finish_reason="stop",
+        prompt_tokens=3, completion_tokens=5, total_tokens=8, tokens_per_second=41.5)
+    assert done == await storage.get_message(A, sid, a["id"])
+    assert done is not None
+    assert (done["status"], done["content"], done["reasoning"], done["finish_reason"]) == \
+        ("done", "Hello", "thought", "stop")
+    assert (done["prompt_tokens"], done["completion_tokens"], done["total_tokens"]) == (3, 5, 8)
+    assert done["tokens_per_second"] == pytest.approx(41.5)
+    assert done["error"] is None and done["model"] == "m"
+
+    # A late checkpoint must not overwrite the final text.
+    await storage.save_progress(a["id"], "stale", "stale")
+    assert (await storage.get_message(A, sid, a["id"]))["content"] == "Hello"
+
+    failed = await storage.finish_message(a["id"], status="error", content="", reasoning="",
+                                          error="The AI provider failed")
+    assert failed is not None and (failed["status"], failed["error"]) == ("error", "The AI provider failed")
+    with pytest.raises(ValueError):
+        await storage.finish_message(a["id"], status="generating", content="", reasoning="")
+
+
+async def test_deleted_while_generating(storage: Storage) -> None:
+    sid, (q,) = await chat(storage, A, 1)
+    a = await storage.add_message(A, sid, "assistant", "", status="generating", reply_to=q)
+    await storage.delete_message(A, sid, a["id"])
+    await storage.save_progress(a["id"], "text", "")  # no error
+    assert await storage.finish_message(a["id"], status="done", content="text", reasoning="") is None
+    assert await storage.get_message_by_id(a["id"]) is None
+    await storage.delete_session(A, sid)
+    assert await storage.finish_message(a["id"], status="cancelled", content="", reasoning="") is None
+
+
+async def test_mark_interrupted_keeps_saved_text(storage: Storage) -> None:
+    sid, (q,) = await chat(storage, A, 1)
+    g1 = await storage.add_message(A, sid, "assistant", "", status="generating", reply_to=q)
+    g2 = await storage.add_message(A, sid, "assistant", "", status="generating", reply_to=q)
+    done = await storage.add_message(A, sid, "assistant", "final", reply_to=q)
+    await storage.save_progress(g1["id"], "half an answer", "some thoughts")
+    assert await storage.mark_interrupted() == 2
+    m1 = await storage.get_message_by_id(g1["id"])
+    assert m1 is not None
+    assert (m1["status"], m1["content"]) == ("interrupted", "half an answer")
+    assert m1["reasoning"] == "some thoughts"
+    assert (await storage.get_message_by_id(g2["id"]))["status"] == "interrupted"  # type: ignore[index]
+    assert (await storage.get_message_by_id(done["id"]))["status"] == "done"  # type: ignore[index]
+    assert await storage.mark_interrupted() == 0
+
+
+async def test_get_message_by_id(storage: Storage) -> None:
+    sid, (mid,) = await chat(storage, B, 1)
+    assert (await storage.get_message_by_id(mid))["session_id"] == sid  # type: ignore[index]
+    assert await storage.get_message_by_id(mid + 1000) is None
