@@ -48,3 +48,9 @@ MAX_CACHED_USERS = 10_000
 # Consecutive failed polls of a TaskProcessing task tolerated: one lost round trip must not end an answer.
 MAX_TASK_POLL_FAILURES = 3
 TASK_MAX_WAIT = 600.0  # seconds a TaskProcessing answer may take (tasks wait for Nextcloud's background jobs)
+
+# --- attachments (the admin-tunable ones are settings: attachment_max_bytes, ...) ------------------------------
+MAX_ATTACHMENTS = 10  # files on one message
+MAX_FILE_PATH = 4096  # characters of a Nextcloud path sent by the browser
+MAX_FILE_NAME = 255  # characters of a file name as stored
+ORPHAN_ATTACHMENT_TTL = 24 * 3600  # seconds an attached file may wait for its message before it is deleted

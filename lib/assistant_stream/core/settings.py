@@ -47,6 +47,16 @@ class Settings:
     max_concurrent_per_user: int = 3
     max_starts_per_minute: int = 20
     taskprocessing_fallback: bool = True
+    # Attachments (docs/configuration.md "Attachments"): bytes of a document / an image, characters kept of
+    # one file, characters of all files' text in one prompt.
+    attachment_max_bytes: int = 20 << 20
+    attachment_max_image_bytes: int = 4 << 20
+    attachment_max_chars: int = 100_000
+    attachment_context_chars: int = 60_000
+    # Models that accept images (comma-separated names as the API knows them; "*" for every model).
+    vision_models: str = ""
+    # Offer "Ask my documents" (Nextcloud's context_chat through TaskProcessing) where Nextcloud has it.
+    context_chat: bool = True
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
     # True when Nextcloud could not be asked and these are the last values that could be read.
     stale: bool = field(default=False, compare=False)
@@ -54,6 +64,11 @@ class Settings:
     @property
     def streaming_configured(self) -> bool:
         return bool(self.streaming_api_url)
+
+    def vision(self, model: str) -> bool:
+        """Whether the admin marked ``model`` as able to see images."""
+        names = {n.strip().lower() for n in self.vision_models.split(",") if n.strip()}
+        return "*" in names or model.strip().lower() in names
 
     def public(self) -> dict[str, dict[str, Any]]:
         """Values with their source, safe to show an admin: the key only as set/unset."""

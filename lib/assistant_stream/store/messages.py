@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, insert, select, update
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.errors import InvalidInput, NotFound, TooLarge
 from ..core.limits import MAX_CONTENT, MAX_ID, MAX_PAGE, MAX_TITLE
+from .attachments import bind, chips_json
 from .database import Database
 from .models import MESSAGE_FIELDS, ROLES, STATUSES, messages, sessions
 from .sessions import session_of
@@ -33,7 +35,8 @@ class MessageQueries(Database):
     async def add_message(self, user_id: str, session_id: int, role: str, content: str,
                           timestamp: int | None = None, *, status: str = "done",
                           reply_to: int | None = None, model: str | None = None, engine: str | None = None,
-                          session_title: str | None = None, replaces: int | None = None) -> Record:
+                          session_title: str | None = None, replaces: int | None = None,
+                          attachment_ids: Sequence[int] = ()) -> Record:
         """Insert a message; in the same transaction optionally set the session's title and delete the
         message it replaces (a regenerated answer), so a failure half-way leaves the database as it was."""
         if role not in ROLES:
@@ -59,6 +62,10 @@ class MessageQueries(Database):
                 if gone.rowcount == 0:
                     raise NotFound("Message not found")
             new_id = (await conn.execute(insert(messages).values(**values).returning(messages.c.id))).scalar_one()
+            if attachment_ids:
+                chips = await bind(conn, user_id, session_id, new_id, attachment_ids)
+                await conn.execute(update(messages).where(messages.c.id == new_id)
+                                   .values(attachments=chips_json(chips)))
             session_values: dict[str, Any] = {"updated_at": created}
             if session_title is not None:
                 session_values["title"] = session_title

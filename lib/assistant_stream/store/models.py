@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -34,6 +36,8 @@ sessions = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # "Ask my documents": answers come from Nextcloud's context_chat (migration 0003).
+    Column("context_chat", Boolean, nullable=False, server_default="0"),
     Index("ix_sessions_user_id_timestamp", "user_id", "timestamp"),
     sqlite_autoincrement=True,
 )
@@ -72,7 +76,35 @@ messages = Table(
     sqlite_autoincrement=True,
 )
 
-SESSION_FIELDS = ("id", "user_id", "title", "timestamp", "updated_at")
+# Files attached to a human message (migration 0003): the text extracted from a document, or an image's
+# bytes for vision models. Rows exist from the moment a file is attached; message_id is set when sent.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(256), nullable=False),
+    Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
+    Column("source", String(16), nullable=False),  # "files" (read from Nextcloud) or "upload"
+    Column("file_id", BigInteger, nullable=True),  # Nextcloud's file id, for the link to Files
+    Column("path", Text, nullable=True),
+    Column("name", String(255), nullable=False),
+    Column("mime", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),  # "text" or "image"
+    Column("size", BigInteger, nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("data", LargeBinary, nullable=True),
+    Column("chars", Integer, nullable=False, server_default="0"),
+    Column("truncated", Boolean, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_attachments_message_id", "message_id"),
+    Index("ix_attachments_user_id_created_at", "user_id", "created_at"),
+    sqlite_autoincrement=True,
+)
+
+SESSION_FIELDS = ("id", "user_id", "title", "timestamp", "updated_at", "context_chat")
+# What a message's ``attachments`` JSON (its chips) and the attach routes show of an attachment.
+ATTACHMENT_FIELDS = ("id", "name", "kind", "mime", "size", "source", "file_id", "path", "chars", "truncated")
 MESSAGE_FIELDS = (
     "id", "session_id", "role", "content", "timestamp", "ocp_task_id", "sources", "attachments",
     "reasoning", "status", "error", "finish_reason", "reply_to", "model", "prompt_tokens",
