@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..core.errors import AppError
-from ..core.events import Usage
+from ..core.events import Source, Usage
 from ..store.values import Record
 
 GenerationKind = Literal["answer", "title"]
@@ -48,6 +48,7 @@ class Generation:
     status: str = "generating"
     finish_reason: str | None = None
     usage: Usage | None = None
+    sources: tuple[Source, ...] = ()  # the documents an "Ask my documents" answer was drawn from
     error: AppError | None = None
     final_message: Record | None = None
     stop_requested: bool = False

@@ -12,12 +12,12 @@ from ..core.limits import TITLE_CONTEXT_MESSAGES
 from ..core.settings import ConfigStore, Settings
 from ..store.values import Record
 from .answer_store import AnswerStore
+from .context import answer_prompt
 from .engines import Engine
 from .eventlog import EventLog
 from .generation import Generation, answer_key, title_key
 from .limits import StartLimits
 from .persistence import AnswerSaver
-from .prompt import build_prompt
 from .runner import Runner
 from .titles import title_prompt
 
@@ -28,10 +28,13 @@ class GenerationManager:
     """Generations run as tasks of their own: readers come and go, answers end and are saved regardless."""
 
     def __init__(self, *, storage: AnswerStore, config: ConfigStore, eventlog: EventLog, engine_for: EngineFor,
-                 save_interval: float = 1.0, shutdown_grace: float = 10.0, limits: StartLimits | None = None) -> None:
+                 save_interval: float = 1.0, shutdown_grace: float = 10.0, limits: StartLimits | None = None,
+                 documents_engine_for: EngineFor | None = None) -> None:
         self._storage = storage
         self._config = config
         self._engine_for = engine_for
+        # "Ask my documents" (context_chat); None where the app has no Nextcloud.
+        self._documents_engine_for = documents_engine_for
         self._save_interval = save_interval
         self._shutdown_grace = shutdown_grace
         self._limits = limits or StartLimits()
@@ -156,9 +159,14 @@ class GenerationManager:
                             replaces: int | None = None) -> Generation:
         settings = await self._config.get()
         self._check(user_id, settings)
-        engine = await self._engine_for(settings, user_id)
-        history = await self._storage.history(session_id, human["id"] + 1, max(1, settings.history_length))
-        model = settings.streaming_model if engine.name == "stream" else "nextcloud"
+        session = await self._storage.get_session(user_id, session_id)
+        if session.get("context_chat") and self._documents_engine_for is not None:
+            engine = await self._documents_engine_for(settings, user_id)
+        else:
+            engine = await self._engine_for(settings, user_id)
+        model = {"stream": settings.streaming_model, "context_chat": "context_chat"}.get(engine.name, "nextcloud")
+        prompt = await answer_prompt(self._storage, session_id, human["id"], settings,  # type: ignore[arg-type]
+                                     settings.streaming_model if engine.name == "stream" else "")
         # The old answer of a regeneration goes in the same transaction as the new one is created, and
         # only once nothing can refuse the new answer: a refused or failed regeneration keeps the old one.
         message = await self._storage.add_message(user_id, session_id, "assistant", "", None,
@@ -168,7 +176,7 @@ class GenerationManager:
                          message_id=message["id"], reply_to=human["id"], model=model, engine=engine.name,
                          deadline=settings.answer_timeout)
         self._by_session[session_id] = gen
-        self._launch(gen, engine, build_prompt(history, settings))
+        self._launch(gen, engine, prompt)
         return gen
 
     def _check(self, user_id: str, settings: Settings, *, concurrency: bool = True) -> None:

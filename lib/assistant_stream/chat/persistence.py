@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Iterable
 
 from ..core.errors import AppError, NotFound, StorageUnavailable
+from ..core.events import Source
 from ..store.values import Record
 from .answer_store import AnswerStore
 from .generation import Generation
@@ -46,7 +48,7 @@ class AnswerSaver:
                     prompt_tokens=usage.prompt_tokens if usage else None,
                     completion_tokens=usage.completion_tokens if usage else None,
                     total_tokens=usage.total_tokens if usage else None,
-                    tokens_per_second=gen.tokens_per_second())
+                    tokens_per_second=gen.tokens_per_second(), sources=sources_json(gen.sources))
             except StorageUnavailable:
                 if attempt == tries - 1:
                     raise
@@ -90,3 +92,11 @@ class AnswerSaver:
                 continue
             self._unsaved.pop(message_id, None)
             log.info("Saved %s now that the database answers again", gen.key)
+
+
+def sources_json(sources: tuple[Source, ...]) -> str | None:
+    """The message's ``sources`` column: ``[{"label", "url", "fileId"}]`` (None leaves it as it is)."""
+    if not sources:
+        return None
+    return json.dumps([{"label": s.label, "url": s.url, "fileId": s.file_id} for s in sources],
+                      ensure_ascii=False, separators=(",", ":"))

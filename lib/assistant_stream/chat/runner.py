@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from ..core.errors import AppError, GenerationFailed, ProviderTimeout, StorageUnavailable
-from ..core.events import ChatMessage, Finish, ProviderEvent, ReasoningDelta, TextDelta, Usage
+from ..core.events import ChatMessage, Finish, ProviderEvent, ReasoningDelta, Sources, TextDelta, Usage
 from ..core.text import clean_text
 from .answer import AnswerView
 from .engines import Engine
@@ -91,6 +91,8 @@ class Runner:
                 gen.usage = event
             elif isinstance(event, Finish):
                 gen.finish_reason = event.reason
+            elif isinstance(event, Sources):
+                gen.sources = event.items
 
     async def _finish(self, gen: Generation) -> None:
         try:

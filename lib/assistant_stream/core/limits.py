@@ -54,3 +54,4 @@ MAX_ATTACHMENTS = 10  # files on one message
 MAX_FILE_PATH = 4096  # characters of a Nextcloud path sent by the browser
 MAX_FILE_NAME = 255  # characters of a file name as stored
 ORPHAN_ATTACHMENT_TTL = 24 * 3600  # seconds an attached file may wait for its message before it is deleted
+MAX_PROMPT_IMAGES = 4  # images sent with one answer (the newest); each is re-sent with every answer

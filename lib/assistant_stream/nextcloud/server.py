@@ -6,6 +6,7 @@ from ..core.env import AppEnv
 from ..core.limits import ADMIN_CACHE_TTL, MAX_USER_CLIENTS, TASKTYPES_CACHE_TTL
 from .appconfig import AppConfig
 from .client import NextcloudClient
+from .files import UserFiles
 from .taskprocessing import TaskProcessingApi
 from .ui import UiRegistration
 from .users import Users
@@ -21,6 +22,7 @@ class NextcloudServer:
         self.ui = UiRegistration(self.client, self.appconfig)
         self.users = Users(self.client, cache_ttl=admin_cache_ttl)
         self.taskprocessing = TaskProcessingApi(self.client, cache_ttl=tasktypes_cache_ttl)
+        self.files = UserFiles(self.client)
 
     async def aclose(self) -> None:
         await self.client.aclose()

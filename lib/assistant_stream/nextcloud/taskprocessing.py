@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..core import errors
+from ..core.events import Source
 from ..core.limits import TASKTYPES_CACHE_TTL
 from .client import NextcloudClient, TtlCache
 
 log = logging.getLogger(__name__)
 
 CHAT_TASK_TYPE = "core:text2text:chat"
+# Registered by context_chat_backend (an ExApp) since context_chat 5: input prompt, scopeType, scopeList,
+# scopeListMeta; output ``output`` (text) and ``sources`` (list of JSON strings, see task_sources()).
+CONTEXT_CHAT_TASK_TYPE = "context_chat:context_chat"
+FILES_SOURCE = re.compile(r"^files__default: (\d+)$")
 (STATUS_UNKNOWN, STATUS_SCHEDULED, STATUS_RUNNING,
  STATUS_SUCCESSFUL, STATUS_FAILED, STATUS_CANCELLED) = range(6)
 _STATUS_BY_NAME = {
@@ -48,10 +55,74 @@ def task_output_text(task: Mapping[str, Any]) -> str:
     return ""
 
 
+def task_sources(task: Mapping[str, Any]) -> tuple[Source, ...]:
+    """context_chat's ``output.sources``: JSON strings ``{"id", "label", "icon", "url"}`` (context_chat_backend
+    ``EnrichedSource``). A file's id is ``files__default: <fileid>``; its link is rebuilt from the file id
+    (``/f/<fileid>``, relative to Nextcloud) so that no URL from the task output reaches a page unchecked."""
+    output = task.get("output")
+    raw = output.get("sources") if isinstance(output, Mapping) else None
+    found: list[Source] = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            data = json.loads(item) if isinstance(item, str) else item
+        except ValueError:
+            continue
+        if not isinstance(data, Mapping):
+            continue
+        label = str(data.get("label") or "")[:255] or "Source"
+        match = FILES_SOURCE.match(str(data.get("id") or ""))
+        if match:
+            file_id = int(match.group(1))
+            found.append(Source(label, f"/f/{file_id}", file_id))
+            continue
+        url = str(data.get("url") or "")
+        found.append(Source(label, url if url.lower().startswith(("https://", "http://")) else ""))
+        if len(found) >= 50:
+            break
+    # The same file found through several chunks is one source.
+    return tuple(dict.fromkeys(found))
+
+
 class TaskProcessingApi:
     def __init__(self, client: NextcloudClient, *, cache_ttl: float = TASKTYPES_CACHE_TTL) -> None:
         self._client = client
         self._can_chat = TtlCache(cache_ttl)
+        self._can_search = TtlCache(cache_ttl)
+
+    async def context_chat_available(self, user: str) -> bool:
+        """True when Nextcloud lists ``context_chat:context_chat`` for this user (cached a minute)."""
+        cached = self._can_search.get(user)
+        if cached is not None:
+            return cached
+        nc = await self._client.as_user(user)
+        data = await self._client.call("list task types", nc.ocs("GET", "/ocs/v2.php/taskprocessing/tasktypes"))
+        types = data.get("types") if isinstance(data, Mapping) else None
+        result = isinstance(types, Mapping) and CONTEXT_CHAT_TASK_TYPE in types
+        self._can_search.put(user, result)
+        return result
+
+    async def schedule_context_chat(self, user: str, *, prompt: str, custom_id: str) -> int:
+        """Schedule a question over all the user's indexed documents (scopeType "none", as ``occ
+        context_chat:prompt`` does without options); returns the task id."""
+        body = {"type": CONTEXT_CHAT_TASK_TYPE, "appId": self._client.app_id, "customId": custom_id,
+                "input": {"prompt": prompt, "scopeType": "none", "scopeList": [], "scopeListMeta": ""}}
+        nc = await self._client.as_user(user)
+        try:
+            data = await self._client.call("schedule task",
+                                           nc.ocs("POST", "/ocs/v2.php/taskprocessing/schedule", json=body))
+        except errors.NextcloudError as exc:
+            if exc.nc_status == 412:
+                self._can_search.forget(user)
+                raise errors.ContextChatUnavailable(
+                    "Nextcloud no longer offers context_chat:context_chat (is context_chat_backend running?)"
+                ) from None
+            if exc.nc_status == 400:
+                raise errors.ProviderError(f"Nextcloud refused the document question: {exc.nc_reason}") from None
+            raise
+        try:
+            return int(data["task"]["id"])
+        except (KeyError, TypeError, ValueError):
+            raise errors.NextcloudError("Nextcloud sent an unexpected answer (schedule task)") from None
 
     async def available(self, user: str) -> bool:
         """True when Nextcloud has a provider for ``core:text2text:chat`` (cached a minute)."""

@@ -7,10 +7,11 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from .. import APP_ID
 from ..core import errors
-from ..core.events import ChatMessage, Finish, ProviderEvent, TextDelta
+from ..core.events import ChatMessage, Finish, ProviderEvent, Sources, TextDelta
 from ..core.limits import MAX_TASK_POLL_FAILURES, TASK_MAX_WAIT
 from ..nextcloud.taskprocessing import (
     STATUS_CANCELLED,
@@ -18,6 +19,7 @@ from ..nextcloud.taskprocessing import (
     STATUS_SUCCESSFUL,
     TaskProcessingApi,
     task_output_text,
+    task_sources,
     task_status,
 )
 
@@ -48,6 +50,7 @@ class TaskProcessingEngine:
     """Schedules one chat task per answer and polls it until it ends."""
 
     name = "taskprocessing"
+    what = "text processing"
 
     def __init__(self, api: TaskProcessingApi, *, poll_interval: float = 1.0, max_wait: float = TASK_MAX_WAIT) -> None:
         self._api = api
@@ -65,11 +68,7 @@ class TaskProcessingEngine:
         Raises ProviderError when the task fails, NextcloudError when Nextcloud cannot be reached,
         RateLimited when Nextcloud refuses to schedule. Closing the generator cancels the task.
         """
-        system_prompt, text, history = task_input(messages)
-        task_id = await self._api.schedule_chat(
-            user, system_prompt=system_prompt, input=text, history=history,
-            custom_id=custom_id or f"{APP_ID}:{uuid.uuid4().hex}",
-        )
+        task_id = await self._schedule(user, messages, custom_id or f"{APP_ID}:{uuid.uuid4().hex}")
         log.debug("Scheduled Nextcloud task %s for %s", task_id, user)
         ended = False
         try:
@@ -98,11 +97,13 @@ class TaskProcessingEngine:
                     new = _new_suffix(emitted, output)
                     if new:
                         yield TextDelta(new)
+                    for event in self._final_events(task):
+                        yield event
                     yield Finish("stop")
                     return
                 if status in (STATUS_FAILED, STATUS_CANCELLED):
                     ended = True
-                    raise errors.ProviderError(_failure_message(task, status), partial=bool(emitted))
+                    raise errors.ProviderError(_failure_message(task, status, self.what), partial=bool(emitted))
                 # Nextcloud 35 streams into the task output while it runs: pass on what is new.
                 new = _new_suffix(emitted, output)
                 if new:
@@ -110,13 +111,46 @@ class TaskProcessingEngine:
                     yield TextDelta(new)
                 if loop.time() >= deadline:
                     raise errors.ProviderTimeout(
-                        f"Nextcloud's text processing did not finish within {self._max_wait:g} s",
+                        f"Nextcloud's {self.what} did not finish within {self._max_wait:g} s",
                         partial=bool(emitted))
         finally:
             if not ended:
                 # Closed by the consumer, cancelled, timed out or Nextcloud vanished: do not leave the task
                 # running in Nextcloud's queue. In the background, so a second cancellation cannot stop it.
                 self._api.cancel_task_soon(user, task_id)
+
+
+    async def _schedule(self, user: str, messages: list[ChatMessage], custom_id: str) -> int:
+        system_prompt, text, history = task_input(messages)
+        return await self._api.schedule_chat(user, system_prompt=system_prompt, input=text, history=history,
+                                             custom_id=custom_id)
+
+    def _final_events(self, task: dict[str, Any]) -> list[ProviderEvent]:
+        """Events after the text of a successful task (none for a chat)."""
+        return []
+
+
+class ContextChatEngine(TaskProcessingEngine):
+    """"Ask my documents": the question goes to Nextcloud's context_chat, the answer comes with its sources.
+
+    context_chat answers one prompt (no history); its backend reports the result at once, Nextcloud 35
+    partial results are passed on like a chat's.
+    """
+
+    name = "context_chat"
+    what = "document search (context_chat)"
+
+    async def available(self, user: str) -> bool:
+        return await self._api.context_chat_available(user)
+
+    async def _schedule(self, user: str, messages: list[ChatMessage], custom_id: str) -> int:
+        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        if not question.strip():
+            raise errors.InvalidInput("There is no question to ask your documents")
+        return await self._api.schedule_context_chat(user, prompt=question, custom_id=custom_id)
+
+    def _final_events(self, task: dict[str, Any]) -> list[ProviderEvent]:
+        return [Sources(task_sources(task))]
 
 
 def _new_suffix(emitted: str, output: str) -> str:
@@ -127,11 +161,11 @@ def _new_suffix(emitted: str, output: str) -> str:
     return ""
 
 
-def _failure_message(task: dict, status: int) -> str:
+def _failure_message(task: dict, status: int, what: str = "text processing") -> str:
     if status == STATUS_CANCELLED:
-        return "The Nextcloud text processing task was cancelled"
+        return f"The Nextcloud {what} task was cancelled"
     # Nextcloud <= 32 keeps the provider's error message to itself; newer versions may send it.
     message = task.get("errorMessage")
     if isinstance(message, str) and message.strip():
-        return f"Nextcloud's text processing failed: {message.strip()[:500]}"
-    return "Nextcloud's text processing failed (see the Nextcloud log for the provider's error)"
+        return f"Nextcloud's {what} failed: {message.strip()[:500]}"
+    return f"Nextcloud's {what} failed (see the Nextcloud log for the provider's error)"

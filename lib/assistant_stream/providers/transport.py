@@ -83,7 +83,7 @@ class ProviderClient:
     def _body(self, config: ProviderConfig, endpoint: Endpoint, messages: list[ChatMessage]) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": config.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [_message_json(m) for m in messages],
             "stream": True,
         }
         if endpoint.chat_url not in self._no_usage_option:
@@ -137,3 +137,12 @@ class ProviderClient:
             raise connect_error(exc, where) from None
         except httpx.HTTPError as exc:
             raise errors.ProviderError(f"Request to the AI provider at {where} failed: {str(exc)[:150]}") from None
+
+
+def _message_json(message: ChatMessage) -> dict[str, Any]:
+    """A message in the Chat Completions request: plain content, or text and ``image_url`` parts (vision)."""
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    parts += [{"type": "image_url", "image_url": {"url": url}} for url in message.images]
+    return {"role": message.role, "content": parts}

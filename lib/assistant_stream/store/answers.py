@@ -33,6 +33,23 @@ class AnswerQueries(Database):
 
         return await self.run(run, write=False)
 
+    async def history_messages(self, session_id: int, before_message_id: int, limit: int
+                               ) -> list[tuple[int, str, str]]:
+        """history() with each message's id: (id, role, content), oldest first."""
+        limit = int_value(limit, "limit", 0, MAX_ID)
+
+        async def run(conn: AsyncConnection) -> list[tuple[int, str, str]]:
+            usable = or_(messages.c.role == "human", and_(
+                messages.c.role == "assistant", messages.c.status.in_(("done", "cancelled", "interrupted")),
+                messages.c.content != ""))
+            rows = await conn.execute(
+                select(messages.c.id, messages.c.role, messages.c.content)
+                .where(messages.c.session_id == session_id, messages.c.id < before_message_id, usable)
+                .order_by(messages.c.id.desc()).limit(limit))
+            return [(r.id, r.role, r.content) for r in reversed(rows.all())]
+
+        return await self.run(run, write=False)
+
     async def generating_message(self, session_id: int) -> Record | None:
         async def run(conn: AsyncConnection) -> Record | None:
             return record((await conn.execute(select(*MESSAGE_COLS).where(
@@ -63,7 +80,8 @@ class AnswerQueries(Database):
                              finish_reason: str | None = None, error: str | None = None,
                              error_code: str | None = None, prompt_tokens: int | None = None,
                              completion_tokens: int | None = None, total_tokens: int | None = None,
-                             tokens_per_second: float | None = None) -> Record | None:
+                             tokens_per_second: float | None = None, sources: str | None = None
+                             ) -> Record | None:
         """Store the final state of an answer; None if it was deleted meanwhile."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"finish_message: status must be one of {FINAL_STATUSES}, not {status!r}")
@@ -73,6 +91,8 @@ class AnswerQueries(Database):
             "error_code": error_code, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": total_tokens, "tokens_per_second": tokens_per_second, "updated_at": now(),
         }
+        if sources is not None:
+            values["sources"] = sources
 
         async def run(conn: AsyncConnection) -> Record | None:
             await conn.execute(update(messages).where(messages.c.id == message_id).values(**values))

@@ -84,17 +84,30 @@ class AttachmentQueries(Database):
         await self.run(run, write=True)
 
     async def attachments_for(self, message_ids: Sequence[int]) -> dict[int, list[Record]]:
-        """Text and image data of the attachments of these messages, by message id, in attach order."""
+        """The attachments of these messages (their text, not an image's bytes), by message id, in order."""
         if not message_ids:
             return {}
+        cols = [c for c in attachments.c if c.name != "data"]
 
         async def run(conn: AsyncConnection) -> dict[int, list[Record]]:
-            rows = await conn.execute(select(attachments).where(attachments.c.message_id.in_(list(message_ids)))
+            rows = await conn.execute(select(*cols).where(attachments.c.message_id.in_(list(message_ids)))
                                       .order_by(attachments.c.id))
             out: dict[int, list[Record]] = {}
             for row in rows:
                 out.setdefault(row.message_id, []).append(dict(row._mapping))
             return out
+
+        return await self.run(run, write=False)
+
+    async def attachment_images(self, attachment_ids: Sequence[int]) -> dict[int, bytes]:
+        """The bytes of these image attachments, by id."""
+        if not attachment_ids:
+            return {}
+
+        async def run(conn: AsyncConnection) -> dict[int, bytes]:
+            rows = await conn.execute(select(attachments.c.id, attachments.c.data).where(
+                attachments.c.id.in_(list(attachment_ids)), attachments.c.data.is_not(None)))
+            return {r.id: bytes(r.data) for r in rows}
 
         return await self.run(run, write=False)
 
