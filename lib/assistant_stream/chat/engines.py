@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..core.env import AppEnv
-from ..core.errors import NotConfigured
+from ..core.errors import AppError, ContextChatUnavailable, NotConfigured
 from ..core.events import ChatMessage, ProviderEvent
 from ..core.settings import Settings
+from ..nextcloud.taskprocessing import CONTEXT_CHAT_TASK_TYPE
 from ..providers.config import provider_config
 from ..providers.engine import ProviderEngine
-from ..providers.taskprocessing import TaskProcessingEngine
+from ..providers.taskprocessing import ContextChatEngine, TaskProcessingEngine
 from ..providers.transport import ProviderClient
 
 
@@ -49,3 +51,36 @@ class EngineSelector:
                                 "no text processing provider for chat (install one, e.g. integration_openai)")
         raise NotConfigured("No AI provider is configured: the administrator must set streaming_api_url "
                             "(occ app_api:app:config:set assistant_stream streaming_api_url --value=...)")
+
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentsState:
+    available: bool
+    reason: str  # why not ("" when available), for the admin status and the user's switch
+
+
+class DocumentsCheck:
+    """"Ask my documents": whether Nextcloud offers context_chat to a user, and the engine that asks it."""
+
+    def __init__(self, engine: ContextChatEngine) -> None:
+        self._engine = engine
+
+    async def state(self, settings: Settings, user_id: str) -> DocumentsState:
+        if not settings.context_chat:
+            return DocumentsState(False, "Turned off by the administrator (setting context_chat)")
+        try:
+            available = await self._engine.available(user_id)
+        except AppError as exc:
+            return DocumentsState(False, f"Nextcloud could not be asked for its task types: {exc.message}")
+        if not available:
+            return DocumentsState(False, f"Nextcloud does not list the {CONTEXT_CHAT_TASK_TYPE} task type: install "
+                                         "and enable the context_chat app and its backend ExApp "
+                                         "(context_chat_backend), and let it index the users' files")
+        return DocumentsState(True, "")
+
+    async def __call__(self, settings: Settings, user_id: str) -> Engine:
+        state = await self.state(settings, user_id)
+        if not state.available:
+            raise ContextChatUnavailable(f"Ask my documents is not available: {state.reason}")
+        return self._engine

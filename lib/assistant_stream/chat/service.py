@@ -7,7 +7,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from ..core.env import AppEnv
-from ..core.errors import AppError, EmptyMessage, InvalidParameter, MessageNotFound, MissingParameter, NotFound
+from ..core.errors import (
+    AppError,
+    ContextChatUnavailable,
+    EmptyMessage,
+    InvalidInput,
+    InvalidParameter,
+    MessageNotFound,
+    MissingParameter,
+    NotFound,
+)
 from ..core.limits import FIRST_MESSAGE_TITLE
 from ..core.settings import ConfigStore, Settings
 from ..nextcloud.server import NextcloudServer
@@ -16,7 +25,9 @@ from ..providers.transport import ProviderClient
 from ..store.storage import Storage
 from ..store.values import Record
 from .answer import AnswerView
+from .attachments import AttachmentService
 from .delivery import follow
+from .engines import DocumentsCheck, DocumentsState
 from .eventlog import Event, EventLog
 from .generation import Generation, answer_key
 from .manager import GenerationManager
@@ -50,7 +61,10 @@ def _view(result: Generation | Record) -> AnswerView:
 
 class ChatService:
     def __init__(self, *, env: AppEnv, config: ConfigStore, storage: Storage, generations: GenerationManager,
-                 eventlog: EventLog, provider: ProviderClient, nextcloud: NextcloudServer | None) -> None:
+                 eventlog: EventLog, provider: ProviderClient, nextcloud: NextcloudServer | None,
+                 attachments: AttachmentService | None = None, documents: DocumentsCheck | None = None) -> None:
+        self.attachments = attachments
+        self._documents = documents
         self.env = env
         self._config = config
         self._storage = storage
@@ -105,8 +119,13 @@ class ChatService:
     # --- messages ----------------------------------------------------------------------------------
 
     async def add_message(self, user: str, session_id: int, role: str, content: str, timestamp: int | None,
-                          *, first: bool) -> Record:
+                          *, first: bool, attachments: list[int] | None = None) -> Record:
         content = content.strip()
+        if attachments and role != "human":
+            raise InvalidParameter("Only the user's messages can carry attachments")
+        if not content and attachments:
+            content = "Please look at the attached file." if len(attachments) == 1 else \
+                "Please look at the attached files."
         if not content:
             raise EmptyMessage()
         if role not in ("human", "assistant"):
@@ -117,7 +136,8 @@ class ChatService:
             title = content if len(content) <= FIRST_MESSAGE_TITLE else content[:FIRST_MESSAGE_TITLE] + "..."
         # One transaction: a failure must not leave the message stored without its title (the client,
         # told it failed, would send the message again).
-        return await self._storage.add_message(user, session_id, role, content, timestamp, session_title=title)
+        return await self._storage.add_message(user, session_id, role, content, timestamp, session_title=title,
+                                               attachment_ids=attachments or ())
 
     async def delete_message(self, user: str, session_id: int, message_id: int) -> None:
         message = await self._storage.get_message(user, session_id, message_id)
@@ -136,6 +156,36 @@ class ChatService:
         if message["role"] != "human":
             raise MessageNotFound("messageId must be the user's message")
         return message
+
+    # --- attachments and "Ask my documents" ---------------------------------------------------------
+
+    def _files(self) -> AttachmentService:
+        if self.attachments is None:
+            raise InvalidInput("Attachments are not available")
+        return self.attachments
+
+    async def attach_file(self, user: str, session_id: int, path: str) -> dict[str, object]:
+        return await self._files().from_files(user, session_id, path)
+
+    async def upload_file(self, user: str, session_id: int, name: str, data: bytes) -> dict[str, object]:
+        return await self._files().from_upload(user, session_id, name, data)
+
+    async def upload_limit(self) -> int:
+        return self._files().upload_limit(await self._config.get())
+
+    async def remove_attachment(self, user: str, attachment_id: int) -> None:
+        await self._files().remove(user, attachment_id)
+
+    async def documents(self, user: str) -> DocumentsState:
+        """Whether "Ask my documents" can be offered to ``user``, and if not, why."""
+        if self._documents is None:
+            return DocumentsState(False, "The app runs without Nextcloud (local mode): there is no context_chat")
+        return await self._documents.state(await self._config.get(), user)
+
+    async def set_documents_mode(self, user: str, session_id: int, enabled: bool) -> Record:
+        if enabled and not (await self.documents(user)).available:
+            raise ContextChatUnavailable((await self.documents(user)).reason)
+        return await self._storage.set_context_chat(user, session_id, enabled)
 
     # --- answers and titles ------------------------------------------------------------------------
 

@@ -20,12 +20,14 @@ router = APIRouter()
                    "nextcloud": {"type": "object", "properties": {"reachable": {"type": "boolean"}}}}})
 async def status(call: Call) -> Any:
     settings = await call.chat.settings()
+    documents = await call.chat.documents(call.user)
     return {
         "settings": settings.public(),
         "delivery": delivery(call.chat.env, settings, local=call.caller.kind == CallerKind.LOCAL),
         "engine": engine_name(settings, call.chat.env),
         "nextcloud": {"reachable": not settings.stale},
         "activeGenerations": call.chat.active_generations,
+        "contextChat": {"available": documents.available, "reason": documents.reason},
     }
 
 

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 
 from ..core.caller import CallerKind
 from ..core.errors import render_sse
-from ..core.limits import MAX_CONTENT, MAX_ID, MAX_PAGE, MAX_ROLE, MAX_TIMESTAMP, MAX_TITLE
+from ..core.limits import MAX_ATTACHMENTS, MAX_CONTENT, MAX_ID, MAX_PAGE, MAX_ROLE, MAX_TIMESTAMP, MAX_TITLE
 from . import schemas as sc
 from . import wire
 from .client_config import client_config
@@ -63,13 +63,17 @@ async def check_session(call: Call) -> Any:
 
 
 @route(router, "PUT", "/chat/new_message", [session_id(), P("role", "str", max_len=MAX_ROLE),
-                                            P("content", "str", max_len=MAX_CONTENT), TIMESTAMP,
-                                            P("firstHumanMessage", "bool", required=False, default=False)],
+                                            P("content", "str", max_len=MAX_CONTENT, required=False, default=""),
+                                            TIMESTAMP,
+                                            P("firstHumanMessage", "bool", required=False, default=False),
+                                            P("attachments", "ids", required=False, max_len=MAX_ATTACHMENTS,
+                                              description="ids of files attached with /chat/attach_file or "
+                                                          "/chat/upload_file")],
        ok=sc.MESSAGE_SCHEMA)
 async def new_message(call: Call) -> Any:
     p = call.params
     return await call.chat.add_message(call.user, p["sessionId"], p["role"], p["content"], p["timestamp"],
-                                       first=p["firstHumanMessage"])
+                                       first=p["firstHumanMessage"], attachments=p["attachments"])
 
 
 @route(router, "DELETE", "/chat/delete_message", [session_id(), message_id()], ok=sc.EMPTY_SCHEMA)

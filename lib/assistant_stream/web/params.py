@@ -24,7 +24,7 @@ class P:
     """One parameter: its name, type and bounds drive both parsing and the OpenAPI schema."""
 
     name: str
-    type: str = "int"  # "int", "str", "bool", "float"
+    type: str = "int"  # "int", "str", "bool", "float", "ids" (a list of ids: JSON array or "1,2,3")
     required: bool = True
     minimum: float | None = 1
     maximum: float | None = MAX_ID
@@ -39,6 +39,10 @@ class P:
             s = {"type": "number"}
         elif self.type == "bool":
             s = {"type": "boolean"}
+        elif self.type == "ids":
+            s = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+            if self.max_len is not None:
+                s["maxItems"] = self.max_len
         else:
             s = {"type": "string"}
             if self.max_len is not None:
@@ -107,7 +111,8 @@ _FALSE = ("0", "false", "no", "off")
 
 
 def _convert(p: P, raw: Any) -> Any:
-    converters: dict[str, Callable[[P, Any], Any]] = {"int": _int, "float": _float, "bool": _bool, "str": _str}
+    converters: dict[str, Callable[[P, Any], Any]] = {"int": _int, "float": _float, "bool": _bool, "str": _str,
+                                                      "ids": _ids}
     return converters[p.type](p, raw)
 
 
@@ -168,3 +173,14 @@ def _str(p: P, raw: Any) -> str:
     if p.max_len is not None and len(raw) > p.max_len:
         raise TooLong(f"Parameter {p.name} is longer than {p.max_len} characters")
     return clean_text(raw)  # a lone surrogate (valid in a JSON escape) becomes U+FFFD
+
+
+def _ids(p: P, raw: Any) -> list[int]:
+    if isinstance(raw, str):
+        raw = [part for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list):
+        raise _bad(p, "a list of ids")
+    if p.max_len is not None and len(raw) > p.max_len:
+        raise _bad(p, f"a list of at most {p.max_len} ids")
+    item = P(p.name, "int", minimum=1, maximum=MAX_ID)
+    return [_int(item, value) for value in raw]

@@ -20,7 +20,7 @@ def _nullable(kind: str) -> dict[str, Any]:
 SESSION_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["id", "user_id", "title", "timestamp"],
     "properties": {"id": {"type": "integer"}, "user_id": {"type": "string"}, "title": _nullable("string"),
-                   "timestamp": {"type": "integer"}}}
+                   "timestamp": {"type": "integer"}, "context_chat": {"type": "boolean"}}}
 MESSAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "session_id", "role", "content", "timestamp", "reasoning", "status", "reply_to"],
@@ -33,12 +33,18 @@ MESSAGE_SCHEMA: dict[str, Any] = {
         "model": _nullable("string"), "prompt_tokens": _nullable("integer"),
         "completion_tokens": _nullable("integer"), "total_tokens": _nullable("integer"),
         "tokens_per_second": _nullable("number"), "sources": {"type": "string"},
-        "attachments": {"type": "string"}, "engine": {"enum": ["stream", "taskprocessing", None]},
+        "attachments": {"type": "string"}, "engine": {"enum": ["stream", "taskprocessing", "context_chat", None]},
         "error_code": _nullable("string")}}
+ATTACHMENT_SCHEMA: dict[str, Any] = {  # an attached file (a "chip"; its text is never sent back)
+    "type": "object", "required": ["id", "name", "kind", "mime", "size", "source", "chars", "truncated"],
+    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "kind": {"enum": ["text", "image"]},
+                   "mime": {"type": "string"}, "size": {"type": "integer"}, "source": {"enum": ["files", "upload"]},
+                   "fileId": _nullable("integer"), "path": _nullable("string"), "chars": {"type": "integer"},
+                   "truncated": {"type": "boolean"}}}
 GENERATION_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["taskId", "messageId", "replyTo", "engine"],
     "properties": {"taskId": {"type": "integer"}, "messageId": {"type": "integer"},
-                   "replyTo": {"type": "integer"}, "engine": {"enum": ["stream", "taskprocessing"]}}}
+                   "replyTo": {"type": "integer"}, "engine": {"enum": ["stream", "taskprocessing", "context_chat"]}}}
 EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "maxProperties": 0}
 RUNNING_SCHEMA: dict[str, Any] = {  # 417 of check_generation / check_title_generation
     "type": "object", "required": ["task_status", "task_output"],
@@ -64,7 +70,8 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
         "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {
             "type": "object", "anyOf": [
                 {"required": ["started", "messageId", "replyTo", "engine"],
-                 "properties": {"started": {"const": True}, "engine": {"enum": ["stream", "taskprocessing"]}}},
+                 "properties": {"started": {"const": True},
+                                "engine": {"enum": ["stream", "taskprocessing", "context_chat"]}}},
                 {"required": ["chunk"], "maxProperties": 1, "properties": {"chunk": {"type": "string"}}},
                 {"required": ["reasoning"], "maxProperties": 1, "properties": {"reasoning": {"type": "string"}}},
                 {"required": ["done", "message"], "properties": {
@@ -74,7 +81,8 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
                     "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}}},
             ]}}}}
 STATUS_TEXT = {400: "Bad request", 401: "Not authenticated", 404: "Not found (or not this user's)",
-               413: "Too large", 417: "Still running", 429: "Limit reached (Retry-After)",
+               413: "Too large", 415: "Unsupported file type", 417: "Still running",
+               422: "The file cannot be used (damaged, encrypted, a bomb, no text)", 429: "Limit reached (Retry-After)",
                502: "Nextcloud or the AI provider failed", 503: "Database unavailable (Retry-After)"}
 
 

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..chat.engines import EngineSelector
+from ..chat.attachments import AttachmentService
+from ..chat.engines import DocumentsCheck, EngineSelector
 from ..chat.eventlog import EventLog, MemoryEventLog
 from ..chat.manager import GenerationManager
 from ..chat.service import ChatService
@@ -14,8 +15,9 @@ from ..core.env import AppEnv
 from ..core.limits import EVENTLOG_RETENTION
 from ..core.settings import ConfigStore
 from ..core.tokens import StreamTokens
+from ..files.runner import Extractor
 from ..nextcloud.server import NextcloudServer
-from ..providers.taskprocessing import TaskProcessingEngine
+from ..providers.taskprocessing import ContextChatEngine, TaskProcessingEngine
 from ..providers.transport import ProviderClient
 from ..store.storage import Storage
 
@@ -52,12 +54,16 @@ async def build_services(env: AppEnv, environ: Mapping[str, str] | None, nextclo
     provider = ProviderClient()
     eventlog = MemoryEventLog(retention=eventlog_retention)
     taskprocessing = TaskProcessingEngine(nextcloud.taskprocessing) if nextcloud is not None else None
+    documents = DocumentsCheck(ContextChatEngine(nextcloud.taskprocessing)) if nextcloud is not None else None
     generations = GenerationManager(storage=storage, config=config, eventlog=eventlog,
                                     engine_for=EngineSelector(provider, taskprocessing),
-                                    save_interval=save_interval, shutdown_grace=shutdown_grace)
+                                    save_interval=save_interval, shutdown_grace=shutdown_grace,
+                                    documents_engine_for=documents)
     generations.start_background()
+    attachments = AttachmentService(storage=storage, config=config, extractor=Extractor(),
+                                    files=nextcloud.files if nextcloud is not None else None)
     chat = ChatService(env=env, config=config, storage=storage, generations=generations, eventlog=eventlog,
-                       provider=provider, nextcloud=nextcloud)
+                       provider=provider, nextcloud=nextcloud, attachments=attachments, documents=documents)
     return Services(env=env, config=config, chat=chat, tokens=StreamTokens(env.app_secret), nextcloud=nextcloud,
                     storage=storage, generations=generations, eventlog=eventlog, provider=provider)
 
