@@ -62,6 +62,10 @@ APP_VERSION = "1.0.0"
 NC_VERSION = {"major": 32, "minor": 0, "micro": 1, "string": "32.0.1", "edition": "",
               "extendedSupport": False}
 CHAT_TASK_TYPE = "core:text2text:chat"
+# context_chat_backend (controller.py enabled_handler) registers this type with AppAPI; its results come from
+# task_fetcher.py: {"output": text, "sources": [EnrichedSource.model_dump_json(), ...]}, each source
+# {"id": "files__default: <fileid>", "label": <file name>, "icon": <url>, "url": <absolute /index.php/f/<fileid>>}.
+CONTEXT_CHAT_TASK_TYPE = "context_chat:context_chat"
 
 STATUS_NAMES = ("STATUS_UNKNOWN", "STATUS_SCHEDULED", "STATUS_RUNNING", "STATUS_SUCCESSFUL",
                 "STATUS_FAILED", "STATUS_CANCELLED")
@@ -142,6 +146,7 @@ class TaskScript:
     never_finish: bool = False  # stays STATUS_RUNNING
     partial: Sequence[str] = ()  # Nextcloud 35: output.output grows by these while running
     partial_interval: float = 0.05  # one more partial chunk every this many seconds
+    sources: Sequence[dict[str, Any]] = ()  # context_chat: EnrichedSource dicts (see context_chat_source())
 
     def final_output(self) -> str:
         return self.output if self.output is not None else "".join(self.partial)
@@ -179,6 +184,13 @@ class Task:
         return SUCCESSFUL, s.final_output()
 
 
+def context_chat_source(nextcloud_url: str, file_id: int, name: str) -> dict[str, Any]:
+    """One source as context_chat's MetadataService enriches a file (user with Assistant enabled)."""
+    return {"id": f"files__default: {file_id}", "label": name,
+            "icon": f"{nextcloud_url}/index.php/apps/assistant/preview?id={file_id}&x=24&y=24",
+            "url": f"{nextcloud_url}/index.php/f/{file_id}"}
+
+
 class TaskProcessingDouble:
     """TaskProcessing state: scripted tasks, provider availability, the per-user schedule limit."""
 
@@ -187,6 +199,7 @@ class TaskProcessingDouble:
 
     def reset(self) -> None:
         self.available = True  # a provider for core:text2text:chat is installed
+        self.context_chat = False  # context_chat + context_chat_backend installed (the type is listed)
         self.expose_error_message = False  # Nextcloud <= 32 does not put errorMessage in the task JSON
         self.status_as_int = False  # pre-30 style integer statuses
         self.rate_limit = 20
@@ -224,13 +237,21 @@ class TaskProcessingDouble:
         inp = body.get("input")
         if not (isinstance(task_type, str) and isinstance(inp, dict) and isinstance(body.get("appId"), str)):
             raise OCSError(400, "Missing or invalid parameters")
-        if task_type != CHAT_TASK_TYPE or not self.available:
+        if not ((task_type == CHAT_TASK_TYPE and self.available)
+                or (task_type == CONTEXT_CHAT_TASK_TYPE and self.context_chat)):
             message = "The given provider is not available"
             raise OCSError(412, message, {"message": message})
+        if task_type == CONTEXT_CHAT_TASK_TYPE:
+            # Manager::validateInput: every slot of the input shape is mandatory, typed Text / ListOfTexts.
+            scope = inp.get("scopeList")
+            if not (isinstance(inp.get("prompt"), str) and isinstance(inp.get("scopeType"), str)
+                    and isinstance(inp.get("scopeListMeta"), str) and isinstance(scope, list)
+                    and all(isinstance(s, str) for s in scope)):
+                raise OCSError(400, "", {"message": "Invalid input: prompt, scopeType, scopeList, scopeListMeta"})
         # core:text2text:chat's input shape: every slot is mandatory.
-        if not isinstance(inp.get("system_prompt"), str) or not isinstance(inp.get("input"), str):
+        elif not isinstance(inp.get("system_prompt"), str) or not isinstance(inp.get("input"), str):
             raise OCSError(400, "", {"message": "Invalid input: system_prompt and input must be text"})
-        history = inp.get("history")
+        history = inp.get("history") if task_type == CHAT_TASK_TYPE else []
         if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
             raise OCSError(400, "", {"message": "Invalid input: history must be a list of texts"})
         window.append(now)
@@ -254,7 +275,7 @@ class TaskProcessingDouble:
             "userId": task.user,
             "appId": task.app_id,
             "input": task.input,
-            "output": {"output": text} if text is not None else None,
+            "output": self._output(task, status, text),
             "customId": task.custom_id,
             "completionExpectedAt": elapsed_wall + 1,
             "progress": 1.0 if status == SUCCESSFUL else 0.0,
@@ -265,6 +286,15 @@ class TaskProcessingDouble:
         if self.expose_error_message and status == FAILED:
             out["errorMessage"] = task.script.error
         return out
+
+    @staticmethod
+    def _output(task: Task, status: int, text: str | None) -> dict[str, Any] | None:
+        if text is None:
+            return None
+        if task.type == CONTEXT_CHAT_TASK_TYPE and status == SUCCESSFUL:
+            # pydantic's model_dump_json(): compact JSON, one string per source.
+            return {"output": text, "sources": [json.dumps(s, separators=(",", ":")) for s in task.script.sources]}
+        return {"output": text}
 
 
 # --- the double ----------------------------------------------------------------------------------
@@ -739,6 +769,21 @@ class NextcloudDouble:
                                "input": {"name": "Chat message", **text}},
                 "outputShape": {"output": {"name": "Response message", **text}},
             }
+        if self.taskprocessing.context_chat:
+            text = {"type": "Text", "mandatory": True}
+            types[CONTEXT_CHAT_TASK_TYPE] = {
+                "name": "Context Chat", "description": "Ask a question about your data.",
+                "inputShape": {
+                    "prompt": {"name": "prompt", "description": "Ask a question about your documents, files and more",
+                               **text},
+                    "scopeType": {"name": "scopeType", **text},
+                    "scopeList": {"name": "scopeList", "type": "ListOfTexts", "mandatory": True},
+                    "scopeListMeta": {"name": "scopeListMeta", **text}},
+                "outputShape": {
+                    "output": {"name": "output", "description": "The text generated by the model", **text},
+                    "sources": {"name": "sources", "type": "ListOfTexts", "mandatory": True,
+                                "description": "The sources referenced to generate the above response"}},
+            }
         return {"types": types}
 
     def _schedule(self, method: str, p: dict[str, Any], user: str, v: int) -> Any:
@@ -787,7 +832,7 @@ def nextcloud(nextcloud_server: NextcloudDouble) -> Iterator[NextcloudDouble]:
     nextcloud_server.reset()
 
 
-__all__ = ["Call", "NextcloudDouble", "OCSError", "Task", "TaskScript", "looks_encrypted",
+__all__ = ["Call", "NextcloudDouble", "OCSError", "Task", "TaskScript", "context_chat_source", "looks_encrypted",
            "nextcloud", "nextcloud_server", "ocs_response"]
 
 
