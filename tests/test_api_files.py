@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from urllib.parse import urlsplit
 
 import httpx
@@ -157,3 +158,20 @@ async def test_message_with_only_files_and_too_many_files(chat_app: RunningApp) 
     again = await c.put("/chat/new_message", json={"sessionId": sid, "role": "human", "content": "x",
                                                    "attachments": ids[:1]})
     assert again.status_code == 404
+
+
+async def test_extracted_text_is_never_logged(app_factory: AppFactory, scripted_provider: ScriptedProvider,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    scripted_provider.script(openai_stream(["Noted."]))
+    app = await app_factory(STREAMING_API_URL=scripted_provider.chat_url, STREAMING_API_KEY=API_KEY)
+    c = app.client("alice")
+    sid = await new_session(c)
+    secret = "confidential-salary-table-7f3a"
+    chip = (await upload(c, sid, "hr.docx", docgen.docx([f"Row 1: {secret}"]))).json()
+    assert (await upload(c, sid, "bomb.docx", docgen.docx_zip_bomb(64))).status_code == 422
+    await ask(c, sid, "Summarise", [chip["id"]])
+    assert secret in json.dumps(scripted_provider.requests[-1].json)  # it did reach the model...
+    assert secret not in caplog.text  # ...and no log line, aiosqlite's DEBUG lines included
+    app_lines = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("assistant_stream"))
+    assert "hr.docx" not in app_lines and "bomb.docx" not in app_lines and "file_bomb" in app_lines

@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from ..core.errors import AppError, NotFound, StorageUnavailable
 
 log = logging.getLogger(__name__)
+# aiosqlite's DEBUG lines carry every query with its parameters: chat text and attached files' text would
+# reach the log whenever LOG_LEVEL=DEBUG. Its INFO and above say nothing of the data.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 T = TypeVar("T")
 
