@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests import docgen
+from tests.support import docgen
 
 # One snippet per library: ``data`` holds the file's bytes; the snippet sets ``text``.
 ADAPTERS: dict[str, dict[str, str]] = {

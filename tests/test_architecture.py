@@ -12,7 +12,7 @@ PACKAGE = ROOT / "lib" / "assistant_stream"
 TESTS = ROOT / "tests"
 
 # Highest first; a module may import from its own layer and from every layer below it, never above.
-LAYERS = ("entry", "web", "chat", "providers", "nextcloud", "store", "core", "root")
+LAYERS = ("entry", "web", "chat", "providers", "files", "nextcloud", "store", "core", "root")
 ENTRY_MODULES = {"__main__", "check", "healthcheck"}  # `python -m assistant_stream[.check|.healthcheck]`
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 60

@@ -7,10 +7,10 @@ import re
 import pytest
 from playwright.async_api import Page
 
-from tests import docgen
-from tests.appserver import RunningApp
-from tests.browser.pageutil import HUMAN, INPUT, SEND, content_of, open_chat, send, wait_answer
-from tests.scripted_provider import RecordedRequest, ScriptedProvider, ScriptedResponse, openai_stream
+from tests.support import docgen
+from tests.support.appserver import RunningApp
+from tests.support.browser import HUMAN, INPUT, SEND, content_of, open_chat, send, wait_answer
+from tests.support.scripted_provider import RecordedRequest, ScriptedProvider, ScriptedResponse, openai_stream
 
 pytestmark = pytest.mark.browser
 

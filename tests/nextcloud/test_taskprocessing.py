@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assistant_stream.core import errors
+from assistant_stream.core.events import Source
 from assistant_stream.nextcloud.server import NextcloudServer
-from assistant_stream.nextcloud.taskprocessing import task_status
+from assistant_stream.nextcloud.taskprocessing import task_sources, task_status
 from tests.support.events import drain
 from tests.support.nextcloud_double import NextcloudDouble
 from tests.support.taskprocessing import CHAT, engine
@@ -59,3 +62,17 @@ async def test_a_task_of_another_user_is_not_found(nextcloud: NextcloudDouble, n
         await nc.taskprocessing.get_task("bob", task_id)
     await nc.taskprocessing.cancel_task("bob", task_id)  # not found is not an error, and does not touch alice's task
     assert nextcloud.taskprocessing.status(task_id) != "STATUS_CANCELLED"
+
+
+def test_sources_from_the_task_output_are_checked() -> None:
+    task = {"output": {"output": "x", "sources": [
+        json.dumps({"id": "files__default: 12", "label": "<b>a.pdf</b>", "icon": "", "url": "https://evil/"}),
+        json.dumps({"id": "deck__cards: 3", "label": "Deck - Card #3", "icon": "", "url": "https://cloud/deck/3"}),
+        json.dumps({"id": "other__x: 1", "label": "bad", "icon": "", "url": "javascript:alert(1)"}),
+        "not json", 42]}}
+    assert task_sources(task) == (
+        # A file's link is rebuilt from its id, whatever URL came with it.
+        Source("<b>a.pdf</b>", "/f/12", 12),
+        Source("Deck - Card #3", "https://cloud/deck/3"),
+        Source("bad", ""),
+    )

@@ -10,7 +10,7 @@ from ..core import errors
 from ..core.settings import ConfigStore, Settings
 from ..files.extract import Limits
 from ..files.kinds import HEAD_BYTES, Kind, detect
-from ..files.result import ExtractionError
+from ..files.result import BUSY, TOO_LARGE, UNSUPPORTED, ExtractionError
 from ..files.runner import Extractor
 from ..store.attachments import chip
 
@@ -24,8 +24,14 @@ class FileReader(Protocol):
 
 
 def rejected(exc: ExtractionError) -> errors.AppError:
-    """The app error for an extraction failure: its code names the class in core.errors' table."""
-    return errors.from_code(exc.code, exc.message)
+    """The app error for an extraction failure (the message says which: damaged, encrypted, a bomb...)."""
+    if exc.code == UNSUPPORTED:
+        return errors.FileTypeUnsupported(exc.message)
+    if exc.code == TOO_LARGE:
+        return errors.FileTooLarge(exc.message)
+    if exc.code == BUSY:
+        return errors.RateLimited(exc.message, retry_after=5)
+    return errors.FileRejected(exc.message)
 
 
 def image_data_uri(mime: str, data: bytes) -> str:
@@ -45,7 +51,7 @@ class AttachmentService:
             raise errors.InvalidInput("Files from Nextcloud can only be attached when the app runs in Nextcloud")
         await self._storage.get_session(user, session_id)  # 404 before any file is read
         settings = await self._config.get()
-        remote = await self._files.read(user, path, max_bytes=_max_bytes(settings, path))
+        remote = await self._files.read(user, path, max_bytes=self.upload_limit(settings))
         return await self._ingest(user, session_id, settings, name=remote.name, data=remote.data, source="files",
                                   file_id=remote.file_id, path=remote.path)
 
@@ -58,6 +64,7 @@ class AttachmentService:
         await self._storage.delete_attachment(user, attachment_id)
 
     def upload_limit(self, settings: Settings) -> int:
+        # Images have their own (smaller) limit, checked once the type is known; this bounds the read.
         return max(settings.attachment_max_bytes, settings.attachment_max_image_bytes)
 
     async def _ingest(self, user: str, session_id: int, settings: Settings, *, name: str, data: bytes, source: str,
@@ -71,13 +78,13 @@ class AttachmentService:
         if kind.kind is Kind.IMAGE:
             check_vision(settings, settings.streaming_model, name)
             if len(data) > settings.attachment_max_image_bytes:
-                raise errors.FileTooLarge(f"{name} is {len(data) // 1024} KB; images up to "
-                                          f"{settings.attachment_max_image_bytes // 1024} KB can be attached")
+                raise errors.FileTooLarge(f"{name} is {_size(len(data))}; images up to "
+                                          f"{_size(settings.attachment_max_image_bytes)} can be attached")
             row = await self._storage.add_attachment(user, session_id, kind="image", data=data, **common)
             return chip(row)
         if len(data) > settings.attachment_max_bytes:
-            raise errors.FileTooLarge(f"{name} is {len(data) // 1024} KB; files up to "
-                                      f"{settings.attachment_max_bytes // 1024} KB can be attached")
+            raise errors.FileTooLarge(f"{name} is {_size(len(data))}; files up to "
+                                      f"{_size(settings.attachment_max_bytes)} can be attached")
         try:
             extracted = await self._extractor.extract(kind.kind, data,
                                                       Limits(max_chars=settings.attachment_max_chars))
@@ -97,6 +104,6 @@ def check_vision(settings: Settings, model: str, name: str) -> None:
             "administrator to add it to vision_models, or attach the text instead.")
 
 
-def _max_bytes(settings: Settings, path: str) -> int:
-    # Images have their own (smaller) limit, checked once the type is known; this bounds the download.
-    return max(settings.attachment_max_bytes, settings.attachment_max_image_bytes)
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n} bytes"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..core.env import AppEnv
-from ..core.errors import AppError, ContextChatUnavailable, NotConfigured
+from ..core.errors import AppError, NotConfigured
 from ..core.events import ChatMessage, ProviderEvent
 from ..core.settings import Settings
 from ..nextcloud.taskprocessing import CONTEXT_CHAT_TASK_TYPE
@@ -82,5 +82,5 @@ class DocumentsCheck:
     async def __call__(self, settings: Settings, user_id: str) -> Engine:
         state = await self.state(settings, user_id)
         if not state.available:
-            raise ContextChatUnavailable(f"Ask my documents is not available: {state.reason}")
+            raise NotConfigured(f"Ask my documents is not available: {state.reason}")
         return self._engine

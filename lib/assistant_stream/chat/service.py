@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from ..core.env import AppEnv
 from ..core.errors import (
     AppError,
-    ContextChatUnavailable,
     EmptyMessage,
     InvalidInput,
     InvalidParameter,
     MessageNotFound,
     MissingParameter,
+    NotConfigured,
     NotFound,
 )
 from ..core.limits import FIRST_MESSAGE_TITLE
@@ -184,7 +184,7 @@ class ChatService:
 
     async def set_documents_mode(self, user: str, session_id: int, enabled: bool) -> Record:
         if enabled and not (await self.documents(user)).available:
-            raise ContextChatUnavailable((await self.documents(user)).reason)
+            raise NotConfigured((await self.documents(user)).reason)
         return await self._storage.set_context_chat(user, session_id, enabled)
 
     # --- answers and titles ------------------------------------------------------------------------

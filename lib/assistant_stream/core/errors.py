@@ -121,14 +121,7 @@ class TooManyGenerations(RateLimited):
     default_message = "Too many answers are being generated at once"
 
 
-# --- attachments and documents ---------------------------------------------------------------------
-
-
-class FileNotFound(NotFound):
-    default_message = "The file does not exist or you cannot read it"
-
-
-class FileTypeUnsupported(AppError):
+class FileTypeUnsupported(InvalidInput):  # attachments: this class and the three below
     default_message = "This type of file is not supported"
 
 
@@ -137,41 +130,11 @@ class FileTooLarge(TooLarge):
 
 
 class FileRejected(AppError):
-    """A file that was read but cannot be used; the subclass names why (one code each)."""
-
     default_message = "The file cannot be used"
-
-
-class FileDamaged(FileRejected):
-    default_message = "The file is damaged and cannot be read"
-
-
-class FileEncrypted(FileRejected):
-    default_message = "The file is password protected"
-
-
-class FileBomb(FileRejected):
-    default_message = "The file unpacks to far more than it is (a decompression bomb)"
-
-
-class FileTooComplex(FileRejected):
-    default_message = "The file is too large or too complex to be read"
-
-
-class FileNoText(FileRejected):
-    default_message = "The file contains no text"
-
-
-class ExtractionBusy(RateLimited):
-    default_message = "Too many files are being read right now; try again in a moment"
 
 
 class VisionUnsupported(InvalidInput):
     default_message = "The model cannot see images"
-
-
-class ContextChatUnavailable(InvalidInput):
-    default_message = "Nextcloud's document search (context_chat) is not available"
 
 
 # --- upstream errors (the provider, Nextcloud, the database) ---------------------------------------
@@ -289,18 +252,10 @@ ERRORS: dict[type[AppError], tuple[int, str]] = {
     StorageUnavailable: (503, "storage_unavailable"),
     ShuttingDown: (503, "shutting_down"),
     GenerationFailed: (500, "generation_failed"),
-    FileNotFound: (404, "file_not_found"),
     FileTypeUnsupported: (415, "file_type_unsupported"),
     FileTooLarge: (413, "file_too_large"),
     FileRejected: (422, "file_rejected"),
-    FileDamaged: (422, "file_damaged"),
-    FileEncrypted: (422, "file_encrypted"),
-    FileBomb: (422, "file_bomb"),
-    FileTooComplex: (422, "file_too_complex"),
-    FileNoText: (422, "file_no_text"),
-    ExtractionBusy: (429, "extraction_busy"),
     VisionUnsupported: (400, "vision_unsupported"),
-    ContextChatUnavailable: (400, "context_chat_unavailable"),
 }
 _BY_CODE: dict[str, type[AppError]] = {code: cls for cls, (_status, code) in ERRORS.items()}
 

@@ -52,7 +52,7 @@ class UserFiles:
         self._client = client
 
     async def read(self, user: str, path: str, *, max_bytes: int) -> RemoteFile:
-        """The file at ``path`` of ``user``. FileNotFound when it does not exist for this user (another user's
+        """The file at ``path`` of ``user``. NotFound when it does not exist for this user (another user's
         file included), FileTooLarge when Nextcloud reports more than ``max_bytes`` (nothing is downloaded)."""
         path = clean_path(path)
         nc = await self._client.as_user(user)
@@ -60,12 +60,12 @@ class UserFiles:
             node = await self._client.call("read file info", nc.files.by_path(path))
         except errors.NextcloudError as exc:
             if exc.nc_status in (403, 404):
-                raise errors.FileNotFound(f"{PurePosixPath(path).name} does not exist in your files "
+                raise errors.NotFound(f"{PurePosixPath(path).name} does not exist in your files "
                                           "or you cannot read it") from None
             raise
         name = PurePosixPath(path).name
         if node is None:
-            raise errors.FileNotFound(f"{name} does not exist in your files or you cannot read it")
+            raise errors.NotFound(f"{name} does not exist in your files or you cannot read it")
         if node.is_dir:
             raise errors.InvalidParameter(f"{name} is a folder: attach the files in it one by one")
         size = int(node.info.size or 0)
@@ -83,7 +83,7 @@ class UserFiles:
         response = await session.get(quote(f"/files/{user}{path}"), stream=True)
         try:
             if response.status_code in (403, 404):
-                raise errors.FileNotFound(f"{PurePosixPath(path).name} does not exist in your files "
+                raise errors.NotFound(f"{PurePosixPath(path).name} does not exist in your files "
                                           "or you cannot read it")
             if response.status_code >= 400:
                 raise errors.NextcloudError(f"Nextcloud answered {response.status_code} (download file)",

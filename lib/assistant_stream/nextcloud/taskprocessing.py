@@ -113,7 +113,7 @@ class TaskProcessingApi:
         except errors.NextcloudError as exc:
             if exc.nc_status == 412:
                 self._can_search.forget(user)
-                raise errors.ContextChatUnavailable(
+                raise errors.NotConfigured(
                     "Nextcloud no longer offers context_chat:context_chat (is context_chat_backend running?)"
                 ) from None
             if exc.nc_status == 400:

@@ -13,7 +13,7 @@ from assistant_stream.files.extract import Limits
 from assistant_stream.files.kinds import Kind
 from assistant_stream.files.result import BUSY, DAMAGED, TOO_COMPLEX, ExtractionError
 from assistant_stream.files.runner import Extractor, RunLimits, _child_env
-from tests import docgen
+from tests.support import docgen
 
 
 def fake_python(tmp_path: Path, script: str) -> str:
