@@ -36,8 +36,10 @@ def clean_path(path: object) -> str:
     if len(path) > MAX_FILE_PATH or any(ord(c) < 32 or c in "\\\x7f" for c in path):
         raise errors.InvalidParameter("path is not a valid file path")
     parts = [p for p in path.split("/") if p not in ("", ".")]
-    if not parts or ".." in parts:
+    if ".." in parts:
         raise errors.InvalidParameter("path must name a file in your own files (no '..')")
+    if not parts:
+        raise errors.InvalidParameter("path must name a file, not your whole Files folder")
     return "/" + "/".join(parts)
 
 
