@@ -71,3 +71,18 @@ async def test_0002_backfills_the_engine_of_old_answers(storage_url: str) -> Non
         assert AnswerView.of_row(old_tp).engine == "taskprocessing"
     finally:
         await storage.close()
+
+
+async def test_0003_keeps_every_row_and_autoincrement(storage_url: str) -> None:
+    await _upgrade_to(storage_url, "0002")
+    await _version_1_rows(storage_url)
+    storage = Storage(storage_url)
+    try:
+        await storage.migrate()
+        assert [m["id"] for m in await storage.list_messages(A, 1, 20, 0)] == [1, 2, 3, 4]
+        assert (await storage.get_session(A, 1))["context_chat"] is False
+        if storage.is_sqlite:  # (the 1.0 rows were inserted with explicit ids: PostgreSQL's sequence is behind)
+            await storage.delete_session(A, 1)
+            assert (await storage.create_session(A, None, None))["id"] > 1  # AUTOINCREMENT kept: ids not reused
+    finally:
+        await storage.close()

@@ -17,4 +17,4 @@ def test_statuses_bodies_and_parameters() -> None:
     put = openapi("PUT", [P("sessionId")])
     assert "413" in put["responses"] and put["parameters"][0]["required"] is False  # it may come in the body
     assert put["requestBody"]["content"]["application/json"]["schema"]["properties"]["sessionId"]["type"] == "integer"
-    assert MESSAGE_SCHEMA["properties"]["engine"] == {"enum": ["stream", "taskprocessing", None]}
+    assert MESSAGE_SCHEMA["properties"]["engine"] == {"enum": ["stream", "taskprocessing", "context_chat", None]}

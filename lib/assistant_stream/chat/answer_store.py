@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from ..store.values import Record
@@ -23,7 +24,7 @@ class AnswerStore(Protocol):
     async def add_message(self, user_id: str, session_id: int, role: str, content: str,
                           timestamp: int | None = None, *, status: str = "done", reply_to: int | None = None,
                           model: str | None = None, engine: str | None = None, session_title: str | None = None,
-                          replaces: int | None = None) -> Record: ...
+                          replaces: int | None = None, attachment_ids: Sequence[int] = ()) -> Record: ...
 
     async def history(self, session_id: int, before_message_id: int, limit: int) -> list[tuple[str, str]]: ...
 

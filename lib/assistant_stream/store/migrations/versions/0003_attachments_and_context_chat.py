@@ -36,11 +36,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_attachments_message_id", "attachments", ["message_id"])
     op.create_index("ix_attachments_user_id_created_at", "attachments", ["user_id", "created_at"])
-    with op.batch_alter_table("sessions") as batch:
-        batch.add_column(sa.Column("context_chat", sa.Boolean, nullable=False, server_default=sa.false()))
+    # A plain ADD COLUMN, never batch mode: on SQLite batch mode may copy the table, which drops
+    # AUTOINCREMENT (ids would be reused) and, with foreign keys on, cascades the drop to every message.
+    op.add_column("sessions", sa.Column("context_chat", sa.Boolean, nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sessions") as batch:
-        batch.drop_column("context_chat")
+    op.drop_column("sessions", "context_chat")  # SQLite >= 3.35
     op.drop_table("attachments")
