@@ -130,11 +130,12 @@ export const checkSession = (sessionId) => request('GET', '/chat/check_session',
  * @param {number} sessionId the session
  * @param {string} content the question
  * @param {boolean} [firstHumanMessage] whether it is the session's first (the server titles the session with it)
+ * @param {number[]} [attachments] ids of files attached with attachFile / uploadFile
  * @return {Promise<object>} the stored message
  */
-export function newMessage(sessionId, content, firstHumanMessage = false) {
+export function newMessage(sessionId, content, firstHumanMessage = false, attachments = []) {
 	return request('PUT', '/chat/new_message', {
-		data: { sessionId, role: 'human', content, timestamp: now(), firstHumanMessage },
+		data: { sessionId, role: 'human', content, timestamp: now(), firstHumanMessage, attachments },
 	})
 }
 
@@ -201,3 +202,65 @@ export const streamToken = (sessionId, messageId) => request('POST', '/chat/stre
 export const adminStatus = () => request('GET', '/admin/status')
 
 export const adminTestConnection = () => request('POST', '/admin/test_connection', { timeout: 60000 })
+
+// --- attachments and "Ask my documents" -----------------------------------------------------------
+
+/**
+ * @param {number} sessionId the conversation
+ * @param {string} path the file in the user's Nextcloud (as the Files picker gives it)
+ * @param {AbortSignal} [signal] abort signal
+ * @return {Promise<object>} the Attachment
+ */
+export function attachFile(sessionId, path, signal) {
+	return request('POST', '/chat/attach_file', {
+		data: { sessionId, path },
+		signal,
+		timeout: 120000,
+	})
+}
+
+/**
+ * The file is the request body; its name goes in the query.
+ *
+ * @param {number} sessionId the conversation
+ * @param {File} file a file chosen on the device
+ * @param {AbortSignal} [signal] abort signal
+ * @return {Promise<object>} the Attachment
+ */
+export async function uploadFile(sessionId, file, signal) {
+	try {
+		const response = await axios.post(url('/chat/upload_file'), file, {
+			params: { sessionId, name: file.name },
+			headers: { 'Content-Type': 'application/octet-stream', Accept: 'application/json' },
+			signal,
+			timeout: 120000,
+		})
+		return response.data
+	} catch (e) {
+		throw toApiError(e)
+	}
+}
+
+/**
+ * @param {number} attachmentId a file attached to a message not sent yet
+ * @return {Promise<object>} the server's answer
+ */
+export function deleteAttachment(attachmentId) {
+	return request('DELETE', '/chat/delete_attachment', {
+		data: { attachmentId },
+		params: { attachmentId },
+	})
+}
+
+export const getDocuments = () => request('GET', '/chat/documents')
+
+/**
+ * @param {number} sessionId the conversation
+ * @param {{contextChat: boolean}} options its options ("Ask my documents")
+ * @return {Promise<object>} { session }
+ */
+export function setSessionOptions(sessionId, options) {
+	return request('PUT', '/chat/session_options', {
+		data: { sessionId, ...options },
+	})
+}

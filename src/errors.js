@@ -45,6 +45,10 @@ function titles() {
 		too_many_generations: t('assistant_stream', 'You already have several answers being generated.'),
 		shutting_down: t('assistant_stream', 'The Assistant Stream app is restarting.'),
 		generation_failed: t('assistant_stream', 'This answer failed.'),
+		file_too_large: t('assistant_stream', 'The file is too large.'),
+		file_type_unsupported: t('assistant_stream', 'This type of file cannot be read.'),
+		file_rejected: t('assistant_stream', 'The file cannot be used.'),
+		vision_unsupported: t('assistant_stream', 'The model cannot see images.'),
 		network: t('assistant_stream', 'The server could not be reached.'),
 		app_unavailable: t('assistant_stream', 'The Assistant Stream app is not responding.'),
 	}
@@ -90,6 +94,10 @@ function advice() {
 		too_many_generations: t('assistant_stream', 'Wait for one of them to finish, or stop one.'),
 		shutting_down: t('assistant_stream', 'Try again in a moment.'),
 		generation_failed: t('assistant_stream', 'Regenerate it to try again.'),
+		file_too_large: t('assistant_stream', 'Attach a smaller file, or only the part you need.'),
+		file_type_unsupported: t('assistant_stream', 'Attach text, Markdown, CSV, JSON, source code, PDF, DOCX, ODT or an image.'),
+		file_rejected: t('assistant_stream', 'Check the file (open it, save it again, remove a password) and attach it again.'),
+		vision_unsupported: t('assistant_stream', 'Attach the text instead, or ask your administrator for a model that can see images.'),
 		network: t('assistant_stream', 'Check your connection and try again. If it persists, the administrator should check that the Assistant Stream app is running.'),
 		app_unavailable: t('assistant_stream', 'Try again shortly. The administrator should check that the app is running and enabled in AppAPI.'),
 	}

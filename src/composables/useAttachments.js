@@ -1,18 +1,19 @@
 /**
  * The files attached to the message being written: one owner for their state.
  *
- * Each entry: { key, name, status: 'reading'|'ready'|'error', chip (server's Attachment) | null,
- * error (normalised API error) | null }. Every request settles (success, error or abort); unmount
- * aborts what is still reading.
+ * Each entry: { key, name, status: 'reading'|'ready'|'error', chip (the server's Attachment) or null,
+ * error (a normalised API error) or null }. Every request settles (success, error or abort); unmount
+ * aborts what is still being read.
  */
-import { computed, onBeforeUnmount, ref } from 'vue'
+import { computed, getCurrentScope, onScopeDispose, ref } from 'vue'
 import * as api from '../api.js'
 
 let counter = 0
 
 /**
  * @param {import('vue').Ref<number|null>} sessionId the conversation the files belong to
- * @param {() => Promise<number>} ensureSession creates the conversation when there is none yet
+ * @param {() => Promise<number>} ensureSession the conversation's id, created first when there is none
+ * @return {object} { items, reading, readyIds, fromFiles, upload, remove, clear }
  */
 export function useAttachments(sessionId, ensureSession) {
 	const items = ref([])
@@ -21,10 +22,19 @@ export function useAttachments(sessionId, ensureSession) {
 	const reading = computed(() => items.value.some((item) => item.status === 'reading'))
 	const readyIds = computed(() => items.value.filter((item) => item.status === 'ready').map((item) => item.chip.id))
 
+	/**
+	 * @param {string} key the entry
+	 * @param {object} patch its new fields
+	 */
 	function update(key, patch) {
 		items.value = items.value.map((item) => (item.key === key ? { ...item, ...patch } : item))
 	}
 
+	/**
+	 * @param {string} name the file's name, shown while it is read
+	 * @param {(sessionId: number, signal: AbortSignal) => Promise<object>} call the request that attaches it
+	 * @return {Promise<void>} never rejects: a failure shows on the entry
+	 */
 	async function run(name, call) {
 		const key = `a${++counter}`
 		const controller = new AbortController()
@@ -45,18 +55,32 @@ export function useAttachments(sessionId, ensureSession) {
 		}
 	}
 
-	/** Files picked in Nextcloud's file picker: paths in the user's files. */
-	function fromFiles(paths) {
-		return Promise.all(paths.map((path) => run(path.split('/').pop() || path,
-			(sid, signal) => api.attachFile(sid, path, signal))))
+	/**
+	 * @param {string[]} paths files picked in Nextcloud's Files picker (paths in the user's files)
+	 * @return {Promise<void>} never rejects
+	 */
+	async function fromFiles(paths) {
+		await Promise.all(paths.map((path) => run(
+			path.split('/').pop() || path,
+			(sid, signal) => api.attachFile(sid, path, signal),
+		)))
 	}
 
-	/** Files chosen on the device (File objects of an <input type="file">). */
-	function upload(files) {
-		return Promise.all([...files].map((file) => run(file.name,
-			(sid, signal) => api.uploadFile(sid, file, signal))))
+	/**
+	 * @param {FileList|File[]} files files chosen on the device
+	 * @return {Promise<void>} never rejects
+	 */
+	async function upload(files) {
+		await Promise.all([...files].map((file) => run(
+			file.name,
+			(sid, signal) => api.uploadFile(sid, file, signal),
+		)))
 	}
 
+	/**
+	 * @param {string} key the entry to drop (a file still being read is aborted)
+	 * @return {Promise<void>} never rejects
+	 */
 	async function remove(key) {
 		const item = items.value.find((entry) => entry.key === key)
 		controllers.get(key)?.abort()
@@ -67,16 +91,17 @@ export function useAttachments(sessionId, ensureSession) {
 		}
 	}
 
-	/** After the message was sent: the chips now belong to it. */
+	/** After the message was sent (the files belong to it now), or when the conversation changes. */
 	function clear() {
-		items.value = []
-	}
-
-	onBeforeUnmount(() => {
 		for (const controller of controllers.values()) {
 			controller.abort()
 		}
-	})
+		items.value = []
+	}
+
+	if (getCurrentScope()) {
+		onScopeDispose(clear)
+	}
 
 	return { items, reading, readyIds, fromFiles, upload, remove, clear }
 }

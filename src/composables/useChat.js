@@ -2,25 +2,39 @@
  * The chat page's state, made once by ChatApp and handed to its components with provide/inject
  * (no props drilled through the layers): the error banner, the sessions, the open conversation.
  */
-import { inject, provide } from 'vue'
+import { inject, provide, watch } from 'vue'
 import { getConfig } from '../config.js'
+import { useAttachments } from './useAttachments.js'
 import { useConversation } from './useConversation.js'
+import { useDocuments } from './useDocuments.js'
 import { useErrorBanner } from './useErrorBanner.js'
 import { useSessions } from './useSessions.js'
 
 const CHAT = Symbol('assistant_stream.chat')
 
 /**
- * @return {object} the chat: { config, banner, sessions, conversation, init, newConversation, removeSession }
+ * @return {object} the chat: { config, banner, sessions, conversation, attachments, documents, init,
+ *   newConversation, removeSession }
  */
 export function useChat() {
 	const config = getConfig()
 	const banner = useErrorBanner()
 	const sessions = useSessions(banner)
 	const conversation = useConversation({ sessions, banner })
+	const attachments = useAttachments(conversation.activeId, conversation.ensureSession)
+	const documents = useDocuments({ sessions, conversation, banner })
+	// Files attached but not sent belong to the conversation they were attached in.
+	watch(conversation.activeId, (now, before) => {
+		if (before !== null) {
+			attachments.clear()
+		}
+	})
 
 	/** @return {Promise<void>} load the sessions and open the newest; never rejects */
 	async function init() {
+		if (!config.local) {
+			documents.load()
+		}
 		await sessions.load()
 		if (sessions.sessions.value.length > 0 && conversation.activeId.value === null) {
 			await conversation.open(sessions.sessions.value[0].id)
@@ -60,7 +74,7 @@ export function useChat() {
 		}
 	}
 
-	return { config, banner, sessions, conversation, init, newConversation, removeSession }
+	return { config, banner, sessions, conversation, attachments, documents, init, newConversation, removeSession }
 }
 
 /**

@@ -98,28 +98,40 @@ export function useConversation({ sessions, banner }) {
 	}
 
 	/**
+	 * The open session, or a new one opened now (a question or a file needs one).
+	 *
+	 * @return {Promise<number>} the session id; rejects when it cannot be created
+	 */
+	async function ensureSession() {
+		if (activeId.value !== null) {
+			return activeId.value
+		}
+		const sessionId = (await sessions.create()).id
+		++openSeq
+		history.reset(sessionId)
+		return sessionId
+	}
+
+	/**
 	 * Store a question in the open session (a new one when none is open) and stream its answer.
 	 *
 	 * @param {string} content the question
+	 * @param {number[]} [attachments] ids of the files sent with it
 	 * @return {Promise<boolean>} whether the question was stored; never rejects
 	 */
-	async function send(content) {
+	async function send(content, attachments = []) {
 		banner.clear()
 		sending.value = true
-		let sessionId = activeId.value
 		try {
-			if (sessionId === null) {
-				sessionId = (await sessions.create()).id
-				++openSeq
-				history.reset(sessionId)
-			}
+			const sessionId = await ensureSession()
 			const first = !history.hasOlder.value && !history.messages.value.some((m) => m.role === 'human')
-			const message = await api.newMessage(sessionId, content, first)
+			const message = await api.newMessage(sessionId, content, first, attachments)
 			if (activeId.value === sessionId) {
 				history.put(message)
 			}
 			if (first) {
-				sessions.setProvisionalTitle(sessionId, content)
+				// message.content: a question made of files only gets its text from the server
+				sessions.setProvisionalTitle(sessionId, message.content)
 				titles.expect(sessionId)
 			}
 			sending.value = false
@@ -222,6 +234,7 @@ export function useConversation({ sessions, banner }) {
 	}
 
 	return {
+		ensureSession,
 		history,
 		generation,
 		activeId,

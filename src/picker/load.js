@@ -1,5 +1,5 @@
 /**
- * Loads js/assistant_stream-picker.js (and its stylesheet) next to the chat's own script, once.
+ * Loads js/assistant_stream-picker.js (and its stylesheet) from the folder of the chat's own script, once.
  */
 
 // The chat's script URL, read while it runs: the picker is served from the same folder (AppAPI's proxy).
@@ -10,6 +10,11 @@ const folder = ownScript.slice(0, ownScript.lastIndexOf('/') + 1)
 
 let loading = null
 
+/**
+ * @param {string} tag 'script' or 'link'
+ * @param {object} attrs its attributes (src or href)
+ * @return {Promise<void>} resolves once it loaded
+ */
 function add(tag, attrs) {
 	return new Promise((resolve, reject) => {
 		const el = document.createElement(tag)
@@ -21,7 +26,7 @@ function add(tag, attrs) {
 }
 
 /**
- * @return {Promise<{getFilePickerBuilder: Function, FilePickerClosed: Function}>} @nextcloud/dialogs' picker
+ * @return {Promise<object>} @nextcloud/dialogs' { getFilePickerBuilder, FilePickerClosed }
  */
 export function loadPicker() {
 	if (window.AssistantStreamPicker) {
