@@ -3,7 +3,7 @@ FROM node:20-bookworm-slim AS frontend
 WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
-COPY vite.config.js ./
+COPY vite.config.js vite.picker.config.js ./
 COPY src ./src
 RUN npm run build
 
