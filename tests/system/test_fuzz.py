@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.support.appserver import API_KEY, AppFactory, RunningApp, appapi_headers
 from tests.support.chat import new_chat, read_stream, text_of, wait_done
 from tests.support.faults import prompt_of, route_by_prompt
+from tests.support.nextcloud_double import NextcloudDouble
 from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 EXAMPLES_PER_OPERATION = 30  # per generation mode; ~1,400 requests, well under two minutes
@@ -125,10 +126,14 @@ def _send(http: httpx.Client, kw: dict[str, Any]) -> httpx.Response:
 
 
 async def test_schemathesis_no_5xx_and_every_response_matches_the_schema(
-        app_factory: AppFactory, scripted_provider: ScriptedProvider, caplog: pytest.LogCaptureFixture) -> None:
+        app_factory: AppFactory, scripted_provider: ScriptedProvider, caplog: pytest.LogCaptureFixture,
+        nextcloud: NextcloudDouble) -> None:
     caplog.set_level(logging.ERROR, logger="assistant_stream")
     scripted_provider.always(openai_stream(["fuzzed ", "answer"]))
+    # A Nextcloud that answers (the double): routes that read the user's files ask it (and get 404s).
+    nextcloud.add_user(FUZZ_USER)
     app: RunningApp = await app_factory(
+        nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret,
         STREAMING_API_URL=scripted_provider.chat_url, STREAMING_API_KEY=API_KEY,
         STREAMING_PUBLIC_URL="https://cloud.example.com/assistant-stream", MAX_STARTS_PER_MINUTE="0")
     c = app.client(FUZZ_USER)

@@ -175,3 +175,11 @@ async def test_extracted_text_is_never_logged(app_factory: AppFactory, scripted_
     assert secret not in caplog.text  # ...and no log line, aiosqlite's DEBUG lines included
     app_lines = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("assistant_stream"))
     assert "hr.docx" not in app_lines and "bomb.docx" not in app_lines and "file_bomb" in app_lines
+
+
+async def test_a_json_body_is_not_taken_for_the_file(app_factory: AppFactory) -> None:
+    app = await app_factory()
+    c = app.client("alice")
+    sid = await new_session(c)
+    r = await c.post("/chat/upload_file", params={"sessionId": sid, "name": "a.txt"}, json={"sessionId": sid})
+    assert r.status_code == 400 and "application/octet-stream" in r.json()["error"]

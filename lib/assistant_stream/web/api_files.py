@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..core.errors import FileTooLarge, InvalidParameter
+from ..core.errors import FileTooLarge, InvalidInput, InvalidParameter
 from ..core.limits import MAX_FILE_NAME, MAX_FILE_PATH, MAX_ID
 from . import schemas as sc
 from .endpoint import Call, route
@@ -42,6 +42,10 @@ async def upload_file(call: Call) -> Any:
 
 async def _read_body(call: Call, limit: int) -> bytes:
     """The body, refused as soon as it is over ``limit``: by its Content-Length before reading, else while read."""
+    if "json" in call.request.headers.get("content-type", ""):
+        # A JSON body is read as parameters (web/params.py), like every route's: it cannot be the file too.
+        raise InvalidInput("Send the file itself as the request body (Content-Type: application/octet-stream), "
+                           "with sessionId and name in the query")
     length = call.request.headers.get("content-length", "")
     if length.isascii() and length.isdigit() and int(length) > limit:
         raise FileTooLarge(f"The file is {int(length) / 1e6:.1f} MB; files up to {limit / 1e6:.1f} MB can be attached")
