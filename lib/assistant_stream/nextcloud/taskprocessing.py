@@ -91,25 +91,15 @@ class TaskProcessingApi:
 
     async def context_chat_available(self, user: str) -> bool:
         """True when Nextcloud lists ``context_chat:context_chat`` for this user (cached a minute)."""
-        cached = self._can_search.get(user)
-        if cached is not None:
-            return cached
-        nc = await self._client.as_user(user)
-        data = await self._client.call("list task types", nc.ocs("GET", "/ocs/v2.php/taskprocessing/tasktypes"))
-        types = data.get("types") if isinstance(data, Mapping) else None
-        result = isinstance(types, Mapping) and CONTEXT_CHAT_TASK_TYPE in types
-        self._can_search.put(user, result)
-        return result
+        return await self._lists(user, CONTEXT_CHAT_TASK_TYPE, self._can_search)
 
     async def schedule_context_chat(self, user: str, *, prompt: str, custom_id: str) -> int:
         """Schedule a question over all the user's indexed documents (scopeType "none", as ``occ
         context_chat:prompt`` does without options); returns the task id."""
         body = {"type": CONTEXT_CHAT_TASK_TYPE, "appId": self._client.app_id, "customId": custom_id,
                 "input": {"prompt": prompt, "scopeType": "none", "scopeList": [], "scopeListMeta": ""}}
-        nc = await self._client.as_user(user)
         try:
-            data = await self._client.call("schedule task",
-                                           nc.ocs("POST", "/ocs/v2.php/taskprocessing/schedule", json=body))
+            return await self._schedule(user, body)
         except errors.NextcloudError as exc:
             if exc.nc_status == 412:
                 self._can_search.forget(user)
@@ -119,6 +109,23 @@ class TaskProcessingApi:
             if exc.nc_status == 400:
                 raise errors.ProviderError(f"Nextcloud refused the document question: {exc.nc_reason}") from None
             raise
+
+    async def _lists(self, user: str, task_type: str, cache: TtlCache) -> bool:
+        cached = cache.get(user)
+        if cached is not None:
+            return cached
+        nc = await self._client.as_user(user)
+        data = await self._client.call("list task types", nc.ocs("GET", "/ocs/v2.php/taskprocessing/tasktypes"))
+        types = data.get("types") if isinstance(data, Mapping) else None
+        result = isinstance(types, Mapping) and task_type in types
+        cache.put(user, result)
+        return result
+
+    async def _schedule(self, user: str, body: dict[str, Any]) -> int:
+        """POST a task as ``user``; its id (NextcloudError as Nextcloud refused it, for the caller to read)."""
+        nc = await self._client.as_user(user)
+        data = await self._client.call("schedule task", nc.ocs("POST", "/ocs/v2.php/taskprocessing/schedule",
+                                                               json=body))
         try:
             return int(data["task"]["id"])
         except (KeyError, TypeError, ValueError):
@@ -126,20 +133,11 @@ class TaskProcessingApi:
 
     async def available(self, user: str) -> bool:
         """True when Nextcloud has a provider for ``core:text2text:chat`` (cached a minute)."""
-        cached = self._can_chat.get(user)
-        if cached is not None:
-            return cached
-        nc = await self._client.as_user(user)
-        data = await self._client.call("list task types", nc.ocs("GET", "/ocs/v2.php/taskprocessing/tasktypes"))
-        types = data.get("types") if isinstance(data, Mapping) else None
-        result = isinstance(types, Mapping) and CHAT_TASK_TYPE in types
-        self._can_chat.put(user, result)
-        return result
+        return await self._lists(user, CHAT_TASK_TYPE, self._can_chat)
 
     async def schedule_chat(self, user: str, *, system_prompt: str, input: str, history: list[str],
                             custom_id: str) -> int:
         """Schedule a ``core:text2text:chat`` task; returns its id."""
-        nc = await self._client.as_user(user)
         body = {
             "type": CHAT_TASK_TYPE,
             "input": {"system_prompt": system_prompt, "input": input, "history": history},
@@ -147,8 +145,7 @@ class TaskProcessingApi:
             "customId": custom_id,
         }
         try:
-            data = await self._client.call("schedule task",
-                                           nc.ocs("POST", "/ocs/v2.php/taskprocessing/schedule", json=body))
+            return await self._schedule(user, body)
         except errors.NextcloudError as exc:
             if exc.nc_status == 412:
                 self._can_chat.forget(user)
@@ -157,10 +154,6 @@ class TaskProcessingApi:
             if exc.nc_status == 400:
                 raise errors.ProviderError(f"Nextcloud refused the chat task: {exc.nc_reason}") from None
             raise
-        try:
-            return int(data["task"]["id"])
-        except (KeyError, TypeError, ValueError):
-            raise errors.NextcloudError("Nextcloud sent an unexpected answer (schedule task)") from None
 
     async def get_task(self, user: str, task_id: int) -> dict[str, Any]:
         """The task as Nextcloud returns it (``status`` is a string on Nextcloud 30+, see task_status())."""
