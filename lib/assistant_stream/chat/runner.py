@@ -109,6 +109,9 @@ class Runner:
         finally:
             if gen.status == "error" and gen.error is None:
                 gen.error = GenerationFailed()
+            if gen.status == "error" and gen.error is not None:
+                # What an admin looks for first; the message names the cause and never holds a secret.
+                log.info("Generation %s failed (%s): %s", gen.key, gen.error.code, gen.error.message)
             self._log.append(gen.key, "error" if gen.status == "error" else "done",
                              AnswerView.of_generation(gen, ended=True))
             self._log.close(gen.key)

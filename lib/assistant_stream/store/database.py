@@ -133,6 +133,7 @@ class Database:
             await conn.run_sync(upgrade)
 
         await self.run(run, write=True)
+        log.debug("Database schema up to date (%s)", "SQLite" if self.is_sqlite else "PostgreSQL")
 
 
 def _setup_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
