@@ -41,7 +41,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-js/assistant_stream-main.js: node_modules/.installed $(shell find src -type f 2>/dev/null) vite.config.js
+js/assistant_stream-main.js: node_modules/.installed $(shell find src -type f 2>/dev/null) vite.config.js vite.picker.config.js
 	npm run build --silent
 
 frontend: js/assistant_stream-main.js ## build the Vue frontend into js/
