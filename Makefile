@@ -12,6 +12,13 @@ DATA ?= ./data
 SECRET_FILE := $(DATA)/app_secret
 NEXTCLOUD_URL ?=
 OCC ?= occ
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+# `make docker`: a local tag; name it for your registry to push it (docs/deployment.md)
+IMAGE ?= assistant_stream:$(VERSION)
+# docker with a reachable engine, else podman, else buildah
+CONTAINER_CLI ?= $(shell if docker info >/dev/null 2>&1; then echo docker; \
+  else for c in podman buildah; do command -v $$c >/dev/null && echo $$c && break; done; fi)
+DOCKER_BUILD_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -28,10 +35,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## create .venv and install the app with its test tools
 
-system-deps: ## Debian packages the tests need: Chromium (browser tests), PostgreSQL (second database)
+system-deps: ## Debian packages the tests need: Chromium (browser tests), PostgreSQL (second database), buildah (image)
 	@need=""; \
 	command -v chromium >/dev/null || need="$$need chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	for p in buildah crun fuse-overlayfs; do command -v $$p >/dev/null || need="$$need $$p"; done; \
+	[ -x /usr/sbin/debootstrap ] || need="$$need debootstrap"; \
 	if [ -n "$$need" ]; then \
 	  echo "installing:$$need"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
@@ -61,14 +70,16 @@ test: system-deps install frontend ## install everything needed and run the whol
 	$(VENV)/bin/ruff check lib tests tools $(wildcard bench)
 	npm run lint --silent
 	npm test --silent
+	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 test-fast: install ## the suite without browser tests
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser"
 
-lint: install node_modules/.installed ## ruff and ESLint
+lint: install node_modules/.installed ## ruff, ESLint and hadolint
 	$(VENV)/bin/ruff check lib tests tools $(wildcard bench)
 	npm run lint --silent
+	$(VENV)/bin/hadolint Dockerfile
 
 register: $(SECRET_FILE) ## register the running app with a local Nextcloud (manual_install; OCC=path/to/occ)
 	$(OCC) app_api:daemon:register manual_install "Manual Install" manual-install http $(APP_HOST) http://localhost || true
@@ -78,8 +89,10 @@ register: $(SECRET_FILE) ## register the running app with a local Nextcloud (man
 unregister: ## remove the app from a local Nextcloud
 	$(OCC) app_api:app:unregister assistant_stream --force
 
-docker: ## build the container image
-	docker build -t ghcr.io/nextcloud/assistant_stream:1.0.0 .
+docker: ## build the container image as $(IMAGE) (IMAGE=..., CONTAINER_CLI=docker|podman|buildah)
+	@[ -n "$(CONTAINER_CLI)" ] || { echo "no docker engine, podman or buildah found: see docs/deployment.md"; exit 1; }
+	$(CONTAINER_CLI) build -t $(IMAGE) $(DOCKER_BUILD_ARGS) .
+	@echo "Built $(IMAGE). To deploy it with AppAPI, push it and register it: docs/deployment.md (The image)"
 
 bench: install ## the relay benchmark (writes bench/results/ and docs/performance.md)
 	$(PIP) install -q -e '.[bench]'
