@@ -69,6 +69,9 @@ def build(tag: str, build_args: dict[str, str], log: Path) -> None:
     cmd = ["buildah", "bud", *RUN_FLAGS, "--pull=never", "--format", "docker", "--layers", "--force-rm", "-t", tag]
     if HOST_CA.is_file():
         cmd += ["-v", f"{HOST_CA}:{HOST_CA}:ro"]
+    npm_cache = Path.home() / ".npm"
+    if npm_cache.is_dir():  # filled by `make frontend`: `npm ci` in the Node stage takes half the time
+        cmd += ["-v", f"{npm_cache}:/root/.npm"]
     for key, value in build_args.items():
         cmd += ["--build-arg", f"{key}={value}"]
     with log.open("w") as out:
