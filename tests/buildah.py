@@ -84,9 +84,27 @@ def image_config(image: str) -> dict[str, Any]:
     return json.loads(buildah("inspect", "--type", "image", image))["Docker"]["config"]
 
 
-def remove_image(image: str) -> None:
-    with contextlib.suppress(AssertionError):
-        buildah("rmi", image)
+LAST = "localhost/assistant_stream-test:last"
+
+
+def keep_as_cache(image: str) -> None:
+    """Replace the previous test image by this one under one name: its layers are the next build's cache.
+
+    (Removing an image also removes its untagged parents, the cached steps, unless another image needs them;
+    so the old image goes, with only the layers this one does not share.)
+    """
+    def image_id(name: str) -> str | None:
+        try:
+            return buildah("inspect", "--type", "image", "--format", "{{.FromImageID}}", name)
+        except AssertionError:
+            return None
+
+    old, new = image_id(LAST), image_id(image)
+    buildah("tag", image, LAST)
+    buildah("rmi", image)  # the name only: LAST still names it
+    if old and old != new:
+        with contextlib.suppress(AssertionError):  # another run on this machine may still use it
+            buildah("rmi", old)
 
 
 class Container:
