@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # podman and runc/crun containers cannot start on these machines (containers.md): buildah's chroot isolation can,
 # and it shares the host's network, so a containerised app listens on the host's loopback.
 RUN_FLAGS = ("--isolation", "chroot", "--network", "host")

@@ -20,11 +20,11 @@ import httpx
 import psutil
 import pytest
 
-from tests.appserver import APP_SECRET, APP_VERSION, appapi_headers, free_port
-from tests.buildah import Container, build, image_config, keep_as_cache, require_tools, standin, standin_frpc
-from tests.scripted_provider import ScriptedProvider, openai_stream
-from tests.test_api_chat import new_chat
-from tests.test_api_stream import read_stream, text_of
+from tests.support.appserver import APP_SECRET, APP_VERSION, appapi_headers
+from tests.support.buildah import Container, build, image_config, keep_as_cache, require_tools, standin, standin_frpc
+from tests.support.chat import new_chat, read_stream, text_of
+from tests.support.ports import free_port
+from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 pytestmark = pytest.mark.timeout(900)  # a cold first build on a new machine runs debootstrap
 

@@ -11,7 +11,7 @@ import pytest
 
 from assistant_stream import __version__
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "image_info_xml.py"
 INFO_XML = ROOT / "appinfo" / "info.xml"
 
