@@ -35,10 +35,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## create .venv and install the app with its test tools
 
-system-deps: ## Debian packages the tests need: Chromium (browser tests), PostgreSQL (second database), buildah (image)
+system-deps: ## Debian packages the tests need: Chromium (browser tests), PostgreSQL (second database), Redis (shared state), buildah (image)
 	@need=""; \
 	command -v chromium >/dev/null || need="$$need chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	command -v redis-server >/dev/null || need="$$need redis-server"; \
 	for p in buildah crun fuse-overlayfs; do command -v $$p >/dev/null || need="$$need $$p"; done; \
 	[ -x /usr/sbin/debootstrap ] || need="$$need debootstrap"; \
 	if [ -n "$$need" ]; then \

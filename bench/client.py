@@ -25,6 +25,7 @@ import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -60,14 +61,24 @@ def quantiles(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> d
 
 @dataclass
 class Target:
-    kind: str  # "direct" (the load provider), "litellm", "ours" (Assistant Stream)
+    kind: str  # "direct" (the load provider), "litellm", "relay" (the minimal relay anchor), "ours"
     host: str
     port: int
     api_key: str = ""
     model: str = "load"
     secret: str = ""
     users: list[str] = field(default_factory=lambda: ["bench"])
-    pid: int | None = None  # the process whose CPU and memory are measured
+    pid: int | None = None  # the process whose CPU and memory are measured (with its children)
+    ports: list[int] = field(default_factory=list)  # replicas: stream i goes to ports[i % len(ports)]
+    pids: list[int] = field(default_factory=list)  # further processes of the target (other replicas)
+    name: str = ""  # the label in results when one kind runs in several set-ups (workers, replicas)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+    def port_for(self, i: int) -> int:
+        return self.ports[i % len(self.ports)] if self.ports else self.port
 
     @property
     def end_marker(self) -> bytes:
@@ -179,9 +190,10 @@ class StreamProto(asyncio.Protocol):
             self.done.set_result(None)
 
 
-def stream_request(target: Target, text: str, session: tuple[int, int, str] | None) -> bytes:
+def stream_request(target: Target, text: str, session: tuple[int, int, str] | None, port: int | None = None
+                   ) -> bytes:
     """The raw HTTP/1.1 request that opens one stream on ``target``."""
-    host = f"{target.host}:{target.port}"
+    host = f"{target.host}:{port or target.port}"
     if target.kind == "ours":
         assert session is not None
         sid, mid, user = session
@@ -200,10 +212,11 @@ class Stream:
     """One stream's request, its protocol once connected, and its timing."""
 
     def __init__(self, target: Target, n: int | None, text: str, session: tuple[int, int, str] | None,
-                 rec: Recorder | None) -> None:
+                 rec: Recorder | None, port: int | None = None) -> None:
         self.target = target
         self.n = n
-        self.request = stream_request(target, text, session)
+        self.port = port or target.port
+        self.request = stream_request(target, text, session, self.port)
         self.rec = rec
         self.proto: StreamProto | None = None
         self.started = 0.0
@@ -216,7 +229,7 @@ class Stream:
         try:
             _t, self.proto = await asyncio.wait_for(loop.create_connection(
                 lambda: StreamProto(self.request, self.target.end_marker, self.rec, done),
-                self.target.host, self.target.port), timeout)
+                self.target.host, self.port), timeout)
             await asyncio.wait_for(done, max(0.1, timeout - (time.time() - self.started)))
         except (OSError, TimeoutError) as exc:
             self.connect_error = f"{type(exc).__name__}: {exc}"
@@ -260,11 +273,12 @@ async def make_sessions(target: Target, texts: Sequence[str], concurrency: int =
         async def one(i: int) -> None:
             user = target.users[i % len(target.users)]
             headers = appapi_headers(user, target.secret)
+            root = "" if base or not target.ports else f"http://{target.host}:{target.port_for(i)}"
             async with sem:
-                r = await client.put("/chat/new_session", json={"title": "bench"}, headers=headers)
+                r = await client.put(root + "/chat/new_session", json={"title": "bench"}, headers=headers)
                 r.raise_for_status()
                 sid = r.json()["session"]["id"]
-                r = await client.put("/chat/new_message", headers=headers, json={
+                r = await client.put(root + "/chat/new_message", headers=headers, json={
                     "sessionId": sid, "role": "human", "content": texts[i], "timestamp": int(time.time())})
                 r.raise_for_status()
                 out[i] = (sid, r.json()["id"], user)
@@ -277,18 +291,23 @@ async def make_sessions(target: Target, texts: Sequence[str], concurrency: int =
 
 
 class Watched:
-    """CPU seconds and RSS of a process and its children (LiteLLM may fork workers)."""
+    """CPU seconds and RSS of processes and their children (LiteLLM and uvicorn may fork workers)."""
 
-    def __init__(self, pid: int | None) -> None:
-        self.proc = psutil.Process(pid) if pid else None
+    def __init__(self, pid: int | None, more: Sequence[int] = ()) -> None:
+        self.procs = [psutil.Process(p) for p in (pid, *more) if p]
+        self.proc = self.procs[0] if self.procs else None
+        self._cached: list[psutil.Process] | None = None
 
     def _all(self) -> list[psutil.Process]:
-        if self.proc is None:
-            return []
-        try:
-            return [self.proc, *self.proc.children(recursive=True)]
-        except psutil.Error:
-            return [self.proc]
+        # Children are listed once and then kept: psutil must see the same objects to read CPU deltas.
+        if self._cached is None:
+            out: list[psutil.Process] = []
+            for proc in self.procs:
+                out.append(proc)
+                with contextlib.suppress(psutil.Error):
+                    out.extend(proc.children(recursive=True))
+            self._cached = out
+        return self._cached
 
     def cpu(self) -> float:
         total = 0.0
@@ -372,20 +391,20 @@ async def mode_ttft(spec: dict[str, Any]) -> dict[str, Any]:
     targets = [Target(**t) for t in spec["targets"]]
     rounds, warmup, n = spec["rounds"], spec.get("warmup", 5), spec.get("tokens", 3)
     text = f"bench n={n} r=1000 d=0"
-    samples: dict[str, list[float]] = {t.kind: [] for t in targets}
-    errors: dict[str, list[str]] = {t.kind: [] for t in targets}
-    sessions = {t.kind: await make_sessions(t, [text] * (rounds + warmup)) for t in targets if t.kind == "ours"}
+    samples: dict[str, list[float]] = {t.label: [] for t in targets}
+    errors: dict[str, list[str]] = {t.label: [] for t in targets}
+    sessions = {t.label: await make_sessions(t, [text] * (rounds + warmup)) for t in targets if t.kind == "ours"}
     deadline = time.monotonic() + spec.get("max_seconds", 120)
     for i in range(rounds + warmup):
         for t in targets:
-            s = Stream(t, n, text, sessions[t.kind][i] if t.kind == "ours" else None, None)
+            s = Stream(t, n, text, sessions[t.label][i] if t.kind == "ours" else None, None)
             await s.run(10)
             if i < warmup:
                 continue
             if s.error or s.ttft is None:
-                errors[t.kind].append(s.error or "no token")
+                errors[t.label].append(s.error or "no token")
             else:
-                samples[t.kind].append(s.ttft)
+                samples[t.label].append(s.ttft)
         if time.monotonic() > deadline:
             break
     return {"mode": "ttft", "samples_s": samples, "errors": {k: v[:5] for k, v in errors.items()},
@@ -400,7 +419,8 @@ async def mode_load(spec: dict[str, Any]) -> dict[str, Any]:
     target = Target(**spec["target"])
     count, rate = spec["streams"], spec["rate"]
     ramp, settle, measure, slack = spec["ramp"], spec["settle"], spec["measure"], spec.get("slack", 4.0)
-    watched, provider = Watched(target.pid), Watched(spec.get("provider_pid"))
+    watched, provider = Watched(target.pid, target.pids), Watched(spec.get("provider_pid"))
+    extras = {name: Watched(pid) for name, pid in (spec.get("watch") or {}).items()}
     me = psutil.Process()
     # Warm-up: the first requests of a process pay for lazy imports and pools; not what is measured.
     warm_texts = ["bench n=5 r=200 d=0"] * 5
@@ -422,7 +442,7 @@ async def mode_load(spec: dict[str, Any]) -> dict[str, Any]:
     rss_base = watched.rss()
     await provider_stats(spec, reset=True)
     rec = Recorder()
-    streams = [Stream(target, None, texts[i], sessions[i], rec) for i in range(count)]
+    streams = [Stream(target, None, texts[i], sessions[i], rec, target.port_for(i)) for i in range(count)]
     lag = LoopLag()
     lag.start()
     loop = asyncio.get_running_loop()
@@ -452,6 +472,7 @@ async def mode_load(spec: dict[str, Any]) -> dict[str, Any]:
         with open(spec["window_file"], "w", encoding="utf-8") as f:
             f.write(str(win_end - time.time()))
     cpu0, pcpu0, mcpu0 = watched.cpu(), provider.cpu(), sum(me.cpu_times()[:2])
+    xcpu0 = {name: w.cpu() for name, w in extras.items()}
     sys0 = _busy()
     lag.recording = True
     rss_samples = [(time.time(), watched.rss())]
@@ -460,6 +481,7 @@ async def mode_load(spec: dict[str, Any]) -> dict[str, Any]:
         rss_samples.append((time.time(), watched.rss()))
     rss_peak = max(r for _, r in rss_samples)
     cpu1, pcpu1, mcpu1 = watched.cpu(), provider.cpu(), sum(me.cpu_times()[:2])
+    xcpu = {name: w.cpu() - xcpu0[name] for name, w in extras.items()}
     busy = _busy() - sys0
     lag.recording = False
     real_window = time.time() - win_start
@@ -480,7 +502,7 @@ async def mode_load(spec: dict[str, Any]) -> dict[str, Any]:
     per_chunk_b = slope / (relayed / real_window) if relayed and slope is not None else None
     at_peak = rate * (win_end - t0 - ramp / 2)
     return {
-        "mode": "load", "target": target.kind, "streams": count, "rate": rate,
+        "mode": "load", "target": target.label, "streams": count, "rate": rate,
         "setup_s": round(setup_s, 2), "open_s": round(t_open - t0, 3), "window_s": round(real_window, 3),
         "chunks_in_window": len(lats), "latency_ms": quantiles(lats, 1000),
         "errors": len(errors), "error_samples": sorted(set(errors))[:5], "all_opened": all_open,
@@ -501,7 +523,10 @@ async def mode_load(spec: dict[str, Any]) -> dict[str, Any]:
         "client_cpu_util": round((mcpu1 - mcpu0) / real_window, 3),
         # Everything else on the machine (other users' builds and tests): the cores the bench did not get.
         "other_cpu_util": round(max(0.0, busy - cpu - (pcpu1 - pcpu0 if target.kind != "direct" else 0)
-                                    - (mcpu1 - mcpu0)) / real_window, 3),
+                                    - (mcpu1 - mcpu0) - sum(xcpu.values())) / real_window, 3),
+        # Processes the target depends on (Redis, PostgreSQL): their CPU, and per chunk relayed.
+        "watched_cpu_util": {k: round(v / real_window, 3) for k, v in xcpu.items()},
+        "watched_cpu_us_per_chunk": {k: round(v / relayed * 1e6, 2) if relayed else None for k, v in xcpu.items()},
         "client_loop_lag_ms": quantiles(lag.lags, 1000),
         "provider_stats": pstats,
     }
@@ -611,8 +636,60 @@ async def mode_visible(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# --- mode: resume (figure 7) -------------------------------------------------------------------------
+
+
+async def mode_resume(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stream read on replica A for a while, dropped, and resumed on replica B with Last-Event-ID.
+
+    Time to resume = from sending B's request to B's first event. Every chunk must arrive exactly once.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.sse import sse_events  # the app's own SSE decoder, as the tests read streams
+
+    target = Target(**spec["target"])
+    rounds, n, rate, before = spec["rounds"], spec["tokens"], spec["rate"], spec.get("read_before", 5)
+    sessions = await make_sessions(target, [f"bench n={n} r={rate} d=0"] * rounds)
+    a, b = target.ports[0], target.ports[1]
+    samples: list[float] = []
+    errors: list[str] = []
+    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+        for sid, mid, user in sessions:
+            headers = appapi_headers(user, target.secret)
+            params = {"sessionId": sid, "messageId": mid}
+            stamps: list[str] = []
+            last_id: int | None = None
+            try:
+                async with client.stream("GET", f"http://{target.host}:{a}/chat/stream", params=params,
+                                         headers=headers) as r:
+                    async for event_id, data in sse_events(r):
+                        last_id = event_id if event_id is not None else last_id
+                        stamps += STAMP_STR.findall(data.get("chunk") or "")
+                        if len(stamps) >= before:
+                            break
+                sent = time.time()
+                first: float | None = None
+                async with client.stream("GET", f"http://{target.host}:{b}/chat/stream", params=params,
+                                         headers={**headers, "Last-Event-ID": str(last_id)}) as r:
+                    async for _id, data in sse_events(r):
+                        first = first or time.time()
+                        stamps += STAMP_STR.findall(data.get("chunk") or "")
+                        if "done" in data or "error" in data:
+                            break
+                if first is not None:
+                    samples.append(first - sent)
+                if len(stamps) != n or len(set(stamps)) != n:
+                    errors.append(f"got {len(stamps)} chunks ({len(set(stamps))} distinct) of {n}")
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+    return {"mode": "resume", "rounds": rounds, "resume_ms": quantiles(samples, 1000), "errors": len(errors),
+            "error_samples": sorted(set(errors))[:5]}
+
+
 async def main_async(spec: dict[str, Any]) -> dict[str, Any]:
     mode = spec["mode"]
+    if mode == "resume":
+        return await mode_resume(spec)
     if mode == "ttft":
         return await mode_ttft(spec)
     if mode == "load":

@@ -9,7 +9,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-NAMES = {"direct": "provider (direct)", "ours": "Assistant Stream", "litellm": "LiteLLM 1.106.2"}
+NAMES = {"direct": "provider (direct)", "relay": "minimal relay (raw asyncio)", "ours": "Assistant Stream",
+         "litellm": "LiteLLM 1.106.2", "ours-pg": "Assistant Stream, PostgreSQL, 1 worker",
+         "ours-redis-1w": "Assistant Stream, Redis + PostgreSQL, 1 worker",
+         "ours-redis-2w": "Assistant Stream, Redis + PostgreSQL, 2 workers",
+         "ours-2-replicas": "Assistant Stream, Redis + PostgreSQL, 2 replicas"}
 MISSING = "n/a"
 PROFILE_AREAS = [  # (area, substrings of the frame's file), first match wins
     ("Assistant Stream: providers/transport.py + response.py (upstream read loop)",
@@ -22,8 +26,11 @@ PROFILE_AREAS = [  # (area, substrings of the frame's file), first match wins
      ("assistant_stream/chat/eventlog.py", "assistant_stream/chat/delivery.py")),
     ("Assistant Stream: web/api_stream.py + wire.py (SSE writer)",
      ("assistant_stream/web/api_stream.py", "assistant_stream/web/wire.py")),
+    ("Assistant Stream: store/ (event logs, coordination, database, Redis)", ("assistant_stream/store/",)),
     ("Assistant Stream: other", ("assistant_stream/",)),
-    ("httpx / httpcore (upstream HTTP client)", ("httpx/", "httpcore/", "h11/")),
+    ("httpx / httpcore (upstream HTTP client)", ("httpx/", "httpcore/", "h11/", "httpx_aiohttp/")),
+    ("aiohttp (upstream connections)", ("aiohttp/", "multidict", "yarl")),
+    ("redis-py", ("redis/",)),
     ("anyio (httpcore's and Starlette's I/O layer)", ("anyio/",)),
     ("Starlette / FastAPI (StreamingResponse)", ("starlette/", "fastapi/")),
     ("uvicorn (HTTP server, httptools)", ("uvicorn/", "httptools")),
@@ -141,18 +148,19 @@ def table_fig1(r: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if k != "direct" and v and base is not None:
             added[k] = quantiles([x - base for x in v], 1000)
     rows = ["| path | TTFT p50 / p99 (ms) | added p50 / p99 (ms) | TTFT ratio to direct (p50 / p99) "
-            "| added ratio to LiteLLM (p50 / p99) | errors |", "|---|---|---|---|---|---|"]
+            "| added ratio to the minimal relay (p50 / p99) | added ratio to LiteLLM (p50 / p99) | errors |",
+            "|---|---|---|---|---|---|---|"]
     t = r["ttft_ms"]
-    lite = added.get("litellm")
-    for k in ("direct", "ours", "litellm"):
-        if k not in t:
-            continue
+    lite, relay = added.get("litellm"), added.get("relay")
+    for k in [k for k in NAMES if k in t]:
         a = added.get(k)
         to_direct = (f"{ratio(t[k]['p50'], t['direct']['p50'])} / {ratio(t[k]['p99'], t['direct']['p99'])}"
                      if k != "direct" else "1x")
+        to_relay = (f"{ratio(a['p50'], relay['p50'])} / {ratio(a['p99'], relay['p99'])}"
+                    if a and relay and k != "relay" else ("1x" if k == "relay" else "—"))
         to_lite = (f"{ratio(a['p50'], lite['p50'])} / {ratio(a['p99'], lite['p99'])}"
-                   if a and lite and k != "litellm" else ("1x" if k == "litellm" else MISSING))
-        rows.append(f"| {NAMES[k]} | {pq(t[k], 2)} | {pq(a, 2) if a else '—'} | {to_direct} | {to_lite} "
+                   if a and lite and k != "litellm" else ("1x" if k == "litellm" else "—"))
+        rows.append(f"| {NAMES[k]} | {pq(t[k], 2)} | {pq(a, 2) if a else '—'} | {to_direct} | {to_relay} | {to_lite} "
                     f"| {r['error_counts'].get(k, 0)} |")
     return "\n".join(rows), added
 
@@ -190,24 +198,28 @@ def why_failed(x: dict[str, Any]) -> str:
     return "; ".join(reasons)
 
 
-def table_fig2(r: dict[str, Any]) -> str:
+def table_fig2(r: dict[str, Any], ours: str = "ours") -> str:
     runs = r["runs"]
-    rows = ["| streams | provider direct p50 / p99 (ms) | Assistant Stream p50 / p99 (ms) | LiteLLM p50 / p99 (ms) "
-            "| ours ratio to direct (p50 / p99) | ours added delay ratio to LiteLLM's (p50 / p99) |",
-            "|---|---|---|---|---|---|"]
+    kinds = [k for k in NAMES if k in runs]
+    rows = ["| streams | " + " | ".join(f"{NAMES[k]} p50 / p99 (ms)" for k in kinds)
+            + " | ours ratio to direct (p50 / p99) | ours added delay ratio to the minimal relay's (p50 / p99) "
+            "| ours added delay ratio to LiteLLM's (p50 / p99) |", "|---" * (len(kinds) + 4) + "|"]
     for level in r["levels"]:
-        d, o, li = (_run_at(runs.get(k, []), level) for k in ("direct", "ours", "litellm"))
-        if d is None and o is None and li is None:
+        at = {k: _run_at(runs.get(k, []), level) for k in kinds}
+        if not any(at.values()):
             continue
+        d, o, li, re_ = at.get("direct"), at.get(ours), at.get("litellm"), at.get("relay")
         to_d = f"{ratio(_q(o, 'p50'), _q(d, 'p50'))} / {ratio(_q(o, 'p99'), _q(d, 'p99'))}" if o and d else "—"
 
         def added(x: dict[str, Any] | None, p: str, d: dict[str, Any] | None = d) -> float | None:
             a, b = _q(x, p), _q(d, p)
             return None if a is None or b is None else max(a - b, 0.001)
 
-        to_l = (f"{ratio(added(o, 'p50'), added(li, 'p50'))} / {ratio(added(o, 'p99'), added(li, 'p99'))}"
-                if o and li else "—")
-        rows.append(f"| {level:,} | {_lat(d)} | {_lat(o)} | {_lat(li)} | {to_d} | {to_l} |")
+        def to(x: dict[str, Any] | None, o: dict[str, Any] | None = o) -> str:
+            return (f"{ratio(added(o, 'p50'), added(x, 'p50'))} / {ratio(added(o, 'p99'), added(x, 'p99'))}"
+                    if o and x else "—")
+
+        rows.append(f"| {level:,} | " + " | ".join(_lat(at[k]) for k in kinds) + f" | {to_d} | {to(re_)} | {to(li)} |")
     return "\n".join(rows)
 
 
@@ -223,12 +235,14 @@ def table_fig2_detail(r: dict[str, Any]) -> str:
     rows = ["| path | streams | time to open all (s) | TTFT under load p50 / p99 (ms) | chunks per event "
             "| relay CPU (cores) | provider / client / other processes' CPU (cores) | errors | failed because |",
             "|---|---|---|---|---|---|---|---|---|"]
-    for kind in ("ours", "litellm", "direct"):
+    for kind in [k for k in NAMES if k != "direct"] + ["direct"]:
         for x in r["runs"].get(kind, []):
             if x.get("harness_error"):
                 rows.append(f"| {NAMES[kind]} | {x['streams']:,} | — | — | — | — | — | — | {why_failed(x)} |")
                 continue
             cpu = f"{fmt(x.get('target_cpu_util'), 2)}" if kind != "direct" else "—"
+            if x.get("watched_cpu_util"):
+                cpu += " (" + ", ".join(f"{n} {fmt(v, 2)}" for n, v in x["watched_cpu_util"].items()) + ")"
             rows.append(
                 f"| {NAMES[kind]} | {x['streams']:,} | {fmt(x.get('open_s'), 1)} "
                 f"| {pq(x.get('ttft_under_load_ms'), 0)} "
@@ -242,10 +256,11 @@ def table_fig3(r: dict[str, Any]) -> str:
     runs = r["runs"]
     rows = ["| streams | RSS growth per open stream, ours (KB) | of which per-stream, without the answer's history "
             "(KB) | per relayed chunk (bytes) | LiteLLM per open stream (KB) | ours ratio to LiteLLM "
-            "| CPU per relayed chunk, ours (µs) | LiteLLM (µs) | provider's own (µs per chunk emitted) "
-            "| ours ratio to provider / to LiteLLM |", "|---|---|---|---|---|---|---|---|---|---|"]
+            "| CPU per relayed chunk, ours (µs) | LiteLLM (µs) | minimal relay (µs) | provider's own (µs per chunk "
+            "emitted) | ours ratio to provider / to the minimal relay / to LiteLLM |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for level in r["levels"]:
-        d, o, li = (_run_at(runs.get(k, []), level) for k in ("direct", "ours", "litellm"))
+        d, o, li, re_ = (_run_at(runs.get(k, []), level) for k in ("direct", "ours", "litellm", "relay"))
         if o is None or o.get("harness_error"):
             continue
 
@@ -255,14 +270,15 @@ def table_fig3(r: dict[str, Any]) -> str:
         mem_o, mem_l = g(o, "rss_growth_kb_per_stream"), g(li, "rss_growth_kb_per_stream")
         if mem_l is not None and mem_l <= 0:
             mem_l = None  # LiteLLM is not restarted: its RSS can fall when it reuses memory freed earlier
-        cpu_o, cpu_l, cpu_d = (g(o, "target_cpu_us_per_chunk"), g(li, "target_cpu_us_per_chunk"),
-                               g(d, "target_cpu_us_per_chunk"))
+        cpu_o, cpu_l, cpu_d, cpu_r = (g(o, "target_cpu_us_per_chunk"), g(li, "target_cpu_us_per_chunk"),
+                                      g(d, "target_cpu_us_per_chunk"), g(re_, "target_cpu_us_per_chunk"))
         note = " (1 stream: fixed costs dominate)" if level == 1 else ""
         hist = "—" if level < 100 else fmt(g(o, "rss_kb_per_stream_without_history"))
         per_chunk = "—" if level < 100 else fmt(g(o, "rss_bytes_per_chunk"), 0)
         rows.append(f"| {level:,}{note} | {fmt(mem_o)} (at ~{o.get('chunks_per_stream_at_peak')} chunks) | {hist} "
                     f"| {per_chunk} | {fmt(mem_l)} | {ratio(mem_o, mem_l)} | {fmt(cpu_o)} "
-                    f"| {fmt(cpu_l)} | {fmt(cpu_d)} | {ratio(cpu_o, cpu_d)} / {ratio(cpu_o, cpu_l)} |")
+                    f"| {fmt(cpu_l)} | {fmt(cpu_r)} | {fmt(cpu_d)} | {ratio(cpu_o, cpu_d)} / {ratio(cpu_o, cpu_r)} "
+                    f"/ {ratio(cpu_o, cpu_l)} |")
     return "\n".join(rows)
 
 
@@ -294,6 +310,68 @@ def table_fig5(r: dict[str, Any]) -> str:
     ])
 
 
+def table_fig6(r: dict[str, Any]) -> str:
+    runs = r["runs"]
+    kinds = [k for k in ("ours-redis-1w", "ours-redis-2w", "ours-2-replicas") if k in runs]
+    rows = ["| streams | provider direct p50 / p99 (ms) | " + " | ".join(f"{NAMES[k]}: p50 / p99 (ms), app CPU "
+                                                                     "(cores), µs per chunk" for k in kinds) + " |",
+            "|---" * (len(kinds) + 2) + "|"]
+    for level in r["levels"]:
+        at = {k: _run_at(runs.get(k, []), level) for k in kinds}
+        if not any(at.values()):
+            continue
+        cells = []
+        for k in kinds:
+            x = at[k]
+            if x is None or x.get("harness_error"):
+                cells.append(_lat(x))
+                continue
+            redis = (x.get("watched_cpu_us_per_chunk") or {}).get("redis-server")
+            cells.append(f"{_lat(x)}, {fmt(x.get('target_cpu_util'), 2)}, {fmt(x.get('target_cpu_us_per_chunk'))}"
+                         + (f" (+ Redis {fmt(redis)})" if redis is not None else ""))
+        rows.append(f"| {level:,} | {_lat(_run_at(runs.get('direct', []), level))} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def table_fig7(r: dict[str, Any]) -> str:
+    return "\n".join(["| answers | time to resume on the other replica p50 / p90 / p99 (ms) | chunks lost or doubled |",
+                      "|---|---|---|",
+                      f"| {r['rounds']} | {fmt(r['resume_ms'].get('p50'), 1)} / {fmt(r['resume_ms'].get('p90'), 1)} / "
+                      f"{fmt(r['resume_ms'].get('p99'), 1)} | {r['errors']} answers"
+                      + (f" ({'; '.join(r['error_samples'][:2])})" if r["errors"] else "") + " |"])
+
+
+def _median(xs: list[float]) -> float | None:
+    xs = sorted(x for x in xs if x is not None)
+    return xs[len(xs) // 2] if xs else None
+
+
+def table_fig8(r: dict[str, Any]) -> tuple[str, dict[str, float | None]]:
+    pg = [x.get("target_cpu_us_per_chunk") for x in r["runs"].get("ours-pg", []) if not x.get("harness_error")]
+    rd = [x.get("target_cpu_us_per_chunk") for x in r["runs"].get("ours-redis-1w", []) if not x.get("harness_error")]
+    srv = [(x.get("watched_cpu_us_per_chunk") or {}).get("redis-server")
+           for x in r["runs"].get("ours-redis-1w", []) if not x.get("harness_error")]
+    m_pg, m_rd, m_srv = _median(pg), _median(rd), _median(srv)
+    added = None if m_pg is None or m_rd is None else m_rd - m_pg
+    rows = ["| one worker, PostgreSQL, streams | app µs per chunk without Redis (runs) | with Redis (runs) "
+            "| added in the app (median) | redis-server µs per chunk (median) |", "|---|---|---|---|---|",
+            f"| {r['streams']:,} | {', '.join(fmt(x) for x in pg)} | {', '.join(fmt(x) for x in rd)} | {fmt(added)} "
+            f"| {fmt(m_srv)} |"]
+    return "\n".join(rows), {"app": added, "redis": m_srv}
+
+
+def table_fig9(r: dict[str, Any]) -> str:
+    med = {v: _median([x.get("us_per_chunk") for x in runs if "us_per_chunk" in x])
+           for v, runs in r["variants"].items()}
+    raw, hx = med.get("raw"), med.get("httpx")
+    rows = ["| upstream client | µs of CPU per chunk received (runs) | ratio to raw asyncio | ratio to httpx default |",
+            "|---|---|---|---|"]
+    for v, runs in r["variants"].items():
+        vals = ", ".join(fmt(x.get("us_per_chunk")) if "us_per_chunk" in x else "error" for x in runs)
+        rows.append(f"| {v} | {vals} | {ratio(med[v], raw)} | {ratio(med[v], hx)} |")
+    return "\n".join(rows)
+
+
 # --- plots ------------------------------------------------------------------------------------------------
 
 
@@ -304,7 +382,9 @@ def plot_latency(r: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    colors = {"direct": "tab:gray", "ours": "tab:blue", "litellm": "tab:orange"}
+    colors = {"direct": "tab:gray", "ours": "tab:blue", "litellm": "tab:orange", "relay": "tab:green",
+              "ours-redis-1w": "tab:purple", "ours-redis-2w": "tab:red", "ours-2-replicas": "tab:brown",
+              "ours-pg": "tab:olive"}
     for kind, runs in r["runs"].items():
         pts = [x for x in runs if not x.get("harness_error") and x["latency_ms"].get("p50") is not None]
         if not pts:
@@ -402,6 +482,23 @@ def verdicts(res: dict[str, Any], added: dict[str, Any]) -> list[tuple[str, str,
             out.append(("... and >= 3x LiteLLM's (same criterion)", text, verdict))
         else:
             out.append(("... and >= 3x LiteLLM's", "LiteLLM missing", "not measured"))
+        cpu_runs = [x for x in f2["runs"].get("ours", []) if x["streams"] >= 100 and not x.get("harness_error")
+                    and x.get("target_cpu_us_per_chunk")]
+        if cpu_runs:
+            best = min(cpu_runs, key=lambda x: x["target_cpu_us_per_chunk"])
+            relay = {x["streams"]: x.get("target_cpu_us_per_chunk") for x in f2["runs"].get("relay", [])}
+            rr = relay.get(best["streams"])
+            out.append(("CPU per relayed chunk <= 50 µs",
+                        f"{fmt(best['target_cpu_us_per_chunk'])} µs at {best['streams']:,} streams"
+                        + (f" (minimal relay {fmt(rr)} µs, {ratio(best['target_cpu_us_per_chunk'], rr)})"
+                           if rr else ""),
+                        "met" if best["target_cpu_us_per_chunk"] <= 50 else "**not met**"))
+        f6 = res.get("fig6") or {}
+        if f6.get("capacity"):
+            c = f6["capacity"]
+            out.append(("capacity with Redis + PostgreSQL: 1 worker / 2 workers / 2 replicas",
+                        " / ".join(f"{c.get(k, 0):,}" for k in ("ours-redis-1w", "ours-redis-2w", "ours-2-replicas")),
+                        "measured"))
         mem_runs = [x for x in f2["runs"].get("ours", []) if x["streams"] >= 100 and not x.get("harness_error")]
         if mem_runs:
             # At the capacity level when it is >= 100 streams (a failing level's memory is inflated by
@@ -487,6 +584,37 @@ def results_md(res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                   "`GET /chat/check_generation` every 2 s, counting the partial `task_output` of each 417 answer "
                   "(the stock Assistant UI shows nothing until the answer is complete, which is later still).",
                   "", table_fig4(res["fig4"]), ""]
+    if "fig6" in res and "runs" in res["fig6"]:
+        f6 = res["fig6"]
+        cap = ", ".join(f"{NAMES[k]} {v:,}" for k, v in f6["capacity"].items() if k != "direct")
+        parts += ["### 6. Capacity with Redis and PostgreSQL: 1 worker, 2 workers, 2 replicas",
+                  "The same load as figure 2 (20 tokens/s per stream, same criterion), the app on PostgreSQL with "
+                  "`REDIS_URL` set: one process with `WORKERS=1`, one with `WORKERS=2` (uvicorn's workers share the "
+                  "port; a stream lands on either), and two one-worker replicas with streams alternating between "
+                  "them (as a round-robin balancer does). App CPU counts every process of the app; Redis's own CPU "
+                  f"per chunk is in brackets. **Capacity: {cap}.**", "", table_fig6(f6), ""]
+    elif "fig6" in res:
+        parts += ["### 6. Capacity with Redis and PostgreSQL", f"Not measured: {res['fig6'].get('error')}", ""]
+    if "fig7" in res and "resume_ms" in res["fig7"]:
+        parts += ["### 7. Time to resume on another replica",
+                  "Two replicas (Redis + PostgreSQL). Each answer (40 tokens at 20/s) is started and read on "
+                  "replica 1 for 5 chunks; the connection is dropped and the client reconnects to replica 2 with "
+                  "`Last-Event-ID`. Time = request sent to replica 2 -> its first event. Every chunk of every answer "
+                  "must arrive exactly once over the two connections.", "", table_fig7(res["fig7"]), ""]
+    if "fig8" in res and "runs" in res["fig8"]:
+        t8, _ = table_fig8(res["fig8"])
+        parts += ["### 8. What Redis costs per chunk",
+                  "The same level twice each, interleaved: one worker on PostgreSQL without Redis (in-memory event "
+                  "log) and with Redis (event log on Redis Streams, leases, limits). The owner's readers read its "
+                  "in-memory copy, so the app's added cost is the batched XADD pipeline; redis-server's own CPU is "
+                  "measured on its process.", "", t8, ""]
+    if "fig9" in res and "variants" in res["fig9"]:
+        f9 = res["fig9"]
+        parts += ["### 9. Upstream HTTP client: CPU per chunk received (bench/transport_bench.py)",
+                  f"{f9['streams']} concurrent streams of {f9['tokens']} chunks at {f9['rate']:g} tokens/s from the "
+                  "load provider, read as the provider client reads them (`aiter_bytes`), one process per variant, "
+                  "two rounds. Assistant Stream uses httpx's interface on httpx-aiohttp's transport.", "",
+                  table_fig9(f9), ""]
     if "fig5" in res:
         parts += ["### 5. Decode cost per chunk (bench/decode_bench.py)",
                   "CPU time (best of 5 runs) to decode the same 10,000-chunk OpenAI stream to text: the SSE "
@@ -525,7 +653,7 @@ def write_all(res: dict[str, Any], results_dir: Path, doc: Path) -> None:
 
 DOC_TEMPLATE = """# Performance
 
-Produced by `{command}` (bench/run.py, about 7 minutes on the machine below, plus a one-off install
+Produced by `{command}` (bench/run.py, about 25 minutes on the machine below, plus a one-off install
 of LiteLLM 1.106.2 into `.venv-litellm` on a new machine) on {machine}. Every number in the tables
 comes from that one run; bench/results/ holds the same tables (results.md), the raw numbers
 (results.json, and per measurement bench/results/raw/, not committed) and the plots. No test

@@ -1,10 +1,12 @@
 """`make bench`: the relay benchmark. Starts every party as its own process on loopback, runs the
 five figures, writes bench/results/ (table, JSON, plots) and docs/performance.md.
 
-Parties: the load provider (bench/provider.py), Assistant Stream (`python -m assistant_stream`, one
-uvicorn worker, SQLite, restarted fresh for each load level), LiteLLM proxy 1.106.2 in its own venv
-(.venv-litellm) relaying the same provider, the buffering proxy double (bench/proxy.py) and the load
-client (bench/client.py, one process per measurement).
+Parties: the load provider (bench/provider.py), the minimal relay anchor (bench/relay.py), Assistant
+Stream (`python -m assistant_stream`, one uvicorn worker, SQLite, restarted fresh for each load level;
+for figures 6-8 also with Redis and PostgreSQL, several workers and two replicas), LiteLLM proxy 1.106.2
+in its own venv (.venv-litellm) relaying the same provider, the buffering proxy double (bench/proxy.py),
+Redis and PostgreSQL servers from Debian on loopback (started here as the tests start them), and the
+load client (bench/client.py, one process per measurement).
 
 Options: --quick (short windows and fewer levels, for trying the harness), --levels 1,100,...,
 --no-litellm. Everything is bounded: each client run has a time limit, and the whole run aborts
@@ -21,6 +23,7 @@ import platform
 import resource
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -132,6 +135,9 @@ class Bench:
         self.install_note = ""
         self.litellm_ready = False
         self.deadline = started + args.max_minutes * 60
+        self.app_ports: list[int] = []
+        self.relay_port = 0
+        self.services = Services(self.work)
 
     # provider
     def start_provider(self) -> None:
@@ -144,23 +150,63 @@ class Bench:
         return self.procs.procs["provider"].pid
 
     # Assistant Stream
-    def start_app(self) -> None:
-        """A fresh app (new SQLite database): each load level starts from the same state."""
-        self.procs.stop("app")
+    def start_app(self, setup: str = "sqlite") -> None:
+        """Fresh app process(es) on a new database: each load level starts from the same state.
+
+        ``setup``: ``sqlite`` (one worker, the default deployment), ``pg`` (one worker, PostgreSQL, no
+        Redis), ``redis-1w`` / ``redis-2w`` (PostgreSQL + Redis, WORKERS=1/2), ``replicas`` (two
+        one-worker processes on PostgreSQL + Redis, each with its own port).
+        """
+        for name in ("app", "app2"):
+            self.procs.stop(name)
         self.app_runs += 1
         self.app_port = free_port()
+        self.app_ports = [self.app_port]
         data = self.work / f"app{self.app_runs}"
         env = {**base_env(), "APP_ID": "assistant_stream", "APP_SECRET": APP_SECRET, "APP_VERSION": "1.0.0",
                "APP_HOST": "127.0.0.1", "APP_PORT": str(self.app_port), "APP_PERSISTENT_STORAGE": str(data),
                "NEXTCLOUD_URL": "http://127.0.0.1:9",
                "STREAMING_API_URL": f"http://127.0.0.1:{self.provider_port}/v1", "STREAMING_MODEL": "load",
-               "MAX_CONCURRENT_PER_USER": "100000", "MAX_STARTS_PER_MINUTE": "0"}
+               "MAX_CONCURRENT_PER_USER": "100000", "MAX_STARTS_PER_MINUTE": "0", "WORKERS": "1"}
+        if setup != "sqlite":
+            env["DATABASE_URL"] = self.services.fresh_database(f"bench{self.app_runs}")
+        if setup.startswith("redis") or setup == "replicas":
+            self.services.redis.flush()
+            env["REDIS_URL"] = self.services.redis.url
+        if setup == "redis-2w":
+            env["WORKERS"] = "2"
         proc = self.procs.start("app", [PY, "-m", "assistant_stream"], env, RAW / "app.log")
         wait_http(f"http://127.0.0.1:{self.app_port}/heartbeat", proc, 60, "Assistant Stream", RAW / "app.log")
+        if setup == "replicas":
+            port2 = free_port()
+            env2 = {**env, "APP_PORT": str(port2), "APP_PERSISTENT_STORAGE": str(data) + "-2"}
+            proc2 = self.procs.start("app2", [PY, "-m", "assistant_stream"], env2, RAW / "app2.log")
+            wait_http(f"http://127.0.0.1:{port2}/heartbeat", proc2, 60, "Assistant Stream (replica 2)",
+                      RAW / "app2.log")
+            self.app_ports.append(port2)
 
     @property
     def app_pid(self) -> int:
         return self.procs.procs["app"].pid
+
+    @property
+    def app_pids(self) -> list[int]:
+        return [self.procs.procs[n].pid for n in ("app2",) if n in self.procs.procs]
+
+    # the minimal relay anchor
+    def start_relay(self) -> None:
+        self.relay_port = free_port()
+        proc = self.procs.start("relay", [PY, str(BENCH / "relay.py"), "--port", str(self.relay_port),
+                                          "--upstream", f"127.0.0.1:{self.provider_port}"],
+                                base_env(), RAW / "relay.log")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.relay_port), 0.5):
+                return
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError("the minimal relay anchor did not start: see bench/results/raw/relay.log")
 
     # LiteLLM
     def litellm_installed(self) -> bool:
@@ -246,14 +292,16 @@ class Bench:
     def target(self, kind: str) -> dict[str, Any]:
         if kind == "direct":
             return {"kind": "direct", "host": "127.0.0.1", "port": self.provider_port, "pid": self.provider_pid}
-        if kind == "ours":
-            return {"kind": "ours", "host": "127.0.0.1", "port": self.app_port, "secret": APP_SECRET,
-                    "users": USERS, "pid": self.app_pid}
+        if kind == "relay":
+            return {"kind": "relay", "host": "127.0.0.1", "port": self.relay_port, "pid": self.procs.procs["relay"].pid}
+        if kind.startswith("ours"):
+            return {"kind": "ours", "name": kind, "host": "127.0.0.1", "port": self.app_port, "secret": APP_SECRET,
+                    "users": USERS, "pid": self.app_pid, "ports": self.app_ports, "pids": self.app_pids}
         return {"kind": "litellm", "host": "127.0.0.1", "port": self.litellm_port, "api_key": LITELLM_KEY,
                 "model": "relay", "pid": self.litellm_pid}
 
     def kinds(self) -> list[str]:
-        return ["direct", "ours"] + (["litellm"] if self.litellm_ready else [])
+        return ["direct", "relay", "ours"] + (["litellm"] if self.litellm_ready else [])
 
     # --- client runs ----------------------------------------------------------------------------------
 
@@ -280,6 +328,46 @@ class Bench:
             tail = (RAW / "client.log").read_text(errors="replace")[-1500:]
             raise RuntimeError(f"client run {name} failed ({proc.returncode}): {tail}")
         return json.loads(out_path.read_text(encoding="utf-8"))
+
+
+class Services:
+    """Redis and PostgreSQL from Debian on loopback, started on first use (as the tests start them)."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self._redis: Any = None
+        self._pg: Any = None
+
+    @property
+    def redis(self) -> Any:
+        if self._redis is None:
+            sys.path.insert(0, str(ROOT))
+            from tests.support.redis_server import RedisServer
+
+            self._redis = RedisServer()
+            self._redis.start()
+        return self._redis
+
+    def fresh_database(self, name: str) -> str:
+        if self._pg is None:
+            sys.path.insert(0, str(ROOT))
+            from tests.support.pg import PgServer
+
+            self._pg = PgServer()
+            self._pg.start()
+        return self._pg.create_db(name)
+
+    def pids(self) -> dict[str, int]:
+        out = {}
+        if self._redis is not None and self._redis.proc is not None:
+            out["redis-server"] = self._redis.proc.pid
+        return out
+
+    def stop(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
+        if self._pg is not None:
+            self._pg.stop()
 
 
 # --- figures -------------------------------------------------------------------------------------------
@@ -338,12 +426,19 @@ def passes(r: dict[str, Any]) -> bool:
 DISTURBED_CORES = 0.25  # a failing level is repeated once when other processes took more than this
 
 
+SETUPS = {"ours": "sqlite", "ours-pg": "pg", "ours-redis-1w": "redis-1w", "ours-redis-2w": "redis-2w",
+          "ours-2-replicas": "replicas"}
+
+
 def _level(b: Bench, kind: str, level: int, measure: float) -> dict[str, Any]:
-    if kind == "ours":
-        b.start_app()
-    log(f"figure 2: {kind} at {level} streams")
+    if kind in SETUPS:
+        b.start_app(SETUPS[kind])
+    log(f"load: {kind} at {level} streams")
     try:
-        r = b.client(f"fig2-{kind}-{level}", _load_spec(b, kind, level, measure))
+        spec = _load_spec(b, kind, level, measure)
+        if kind in SETUPS and SETUPS[kind] != "sqlite":
+            spec["watch"] = b.services.pids()
+        r = b.client(f"fig2-{kind}-{level}", spec)
     except (RuntimeError, subprocess.TimeoutExpired, TimeoutError) as exc:
         r = {"mode": "load", "target": kind, "streams": level, "errors": -1, "harness_error": str(exc)[:500],
              "latency_ms": {"p50": None, "p99": None}}
@@ -383,9 +478,53 @@ def figure2_load(b: Bench, levels: list[int], relays: list[str], f2: dict[str, A
             runs[kind].append(r)
             if not r["passed"] and kind != "direct":
                 failed[kind] = level
+            if kind in SETUPS:
+                b.procs.stop("app")
+                b.procs.stop("app2")
     runs["direct"].sort(key=lambda r: r["streams"])
     f2["capacity"] = {k: max([r["streams"] for r in v if r["passed"]], default=0) for k, v in runs.items()}
     return f2
+
+
+def figure7_resume(b: Bench) -> dict[str, Any]:
+    """Resume on the other replica: a stream read on replica 1, dropped, resumed on replica 2."""
+    b.start_app("replicas")
+    try:
+        rounds = 10 if b.args.quick else 30
+        return b.client("fig7-resume", {"mode": "resume", "target": b.target("ours-2-replicas"), "rounds": rounds,
+                                        "tokens": 40, "rate": 20, "read_before": 5, "max_seconds": 150})
+    finally:
+        b.procs.stop("app")
+        b.procs.stop("app2")
+
+
+def figure8_redis_cost(b: Bench, level: int) -> dict[str, Any]:
+    """The same load on PostgreSQL without and with Redis (one worker): the app's CPU per chunk, and Redis's."""
+    out: dict[str, Any] = {"streams": level, "runs": {}}
+    measure = 5.0 if b.args.quick else 8.0
+    for kind in ("ours-pg", "ours-redis-1w", "ours-pg", "ours-redis-1w"):  # interleaved twice: noise shows
+        r = _level(b, kind, level, measure)
+        out["runs"].setdefault(kind, []).append(r)
+        b.procs.stop("app")
+    return out
+
+
+def figure9_transports(b: Bench) -> dict[str, Any]:
+    """bench/transport_bench.py, one process per variant, against the load provider."""
+    import transport_bench
+
+    out: dict[str, Any] = {"streams": 200, "tokens": 150, "rate": 50.0, "variants": {}}
+    for _round in range(2):
+        for variant in transport_bench.VARIANTS:
+            cmd = [PY, str(BENCH / "transport_bench.py"), "--variant", variant, "--port", str(b.provider_port),
+                   "--streams", "200", "--tokens", "150", "--rate", "50"]
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=base_env(), cwd=ROOT)
+                r = json.loads(done.stdout.strip().splitlines()[-1])
+            except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+                r = {"error": f"{type(exc).__name__}: {exc!s:.200}"}
+            out["variants"].setdefault(variant, []).append(r)
+    return out
 
 
 def profile_app(b: Bench, level: int) -> dict[str, Any]:
@@ -466,7 +605,8 @@ def main() -> None:
     parser.add_argument("--levels", default="1,25,35,50,100,150,200,300,500,1000,2000")
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--max-minutes", type=float, default=9.0)
+    parser.add_argument("--no-scale", action="store_true", help="skip figures 6-8 (Redis, workers, replicas)")
+    parser.add_argument("--max-minutes", type=float, default=30.0)
     args = parser.parse_args()
     RAW.mkdir(parents=True, exist_ok=True)
     for f in RAW.glob("*.log"):
@@ -484,13 +624,16 @@ def main() -> None:
     results["fig5"] = figure5_decode()
     try:
         b.start_provider()
+        log("figure 9: upstream transports (bench/transport_bench.py)")
+        results["fig9"] = soft(figure9_transports, b)
+        b.start_relay()
         b.start_app()
         b.start_proxy()
         log("figure 4: time to first visible text per transport")
         results["fig4"] = soft(figure4_visible, b)
         b.procs.stop("proxy")
         log("figures 2 and 3: concurrent streams of 20 tokens/s (direct provider and Assistant Stream)")
-        results["fig2"] = figure2_load(b, levels, ["ours"])
+        results["fig2"] = figure2_load(b, levels, ["ours", "relay"])
         if not args.no_profile:
             failed = results["fig2"]["first_failed"].get("ours")
             level = failed or levels[-1]
@@ -499,6 +642,17 @@ def main() -> None:
                 results["profile"] = profile_app(b, level)
             except (RuntimeError, subprocess.SubprocessError, TimeoutError) as exc:
                 results["profile"] = {"error": str(exc)[:500]}
+        if not args.no_scale:
+            log("figure 6: capacity on Redis + PostgreSQL: 1 worker, 2 workers, 2 replicas")
+            scale_levels = [lv for lv in levels if lv >= 100]
+            results["fig6"] = soft(figure2_load, b, scale_levels, ["ours-redis-1w", "ours-redis-2w", "ours-2-replicas"],
+                                   {"levels": scale_levels, "runs": {"direct": results["fig2"]["runs"]["direct"]},
+                                    "first_failed": {"direct": None},
+                                    "criterion": f"p99 per-chunk latency <= {P99_LIMIT_MS:g} ms and no errors"})
+            log("figure 7: time to resume on the other replica")
+            results["fig7"] = soft(figure7_resume, b)
+            log("figure 8: Redis's cost per chunk (PostgreSQL with and without Redis, one worker)")
+            results["fig8"] = soft(figure8_redis_cost, b, 100 if args.quick else 200)
         log("starting LiteLLM (about 20 s)")
         b.start_litellm()
         b.litellm_ready = b.litellm_missing is None
@@ -518,11 +672,13 @@ def main() -> None:
             results["fig2"] = figure2_load(b, levels, ["litellm"], results["fig2"])
     finally:
         b.procs.stop_all()
+        b.services.stop()
         if b.installer is not None:
             b.installer.kill()
             b.installer.wait(5)
         shutil.rmtree(b.work, ignore_errors=True)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
+    results["uptime_end"] = Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else ""
     results["loadavg_end"] = os.getloadavg()
     (RESULTS / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     report.write_all(results, RESULTS, ROOT / "docs" / "performance.md")

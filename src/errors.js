@@ -118,6 +118,134 @@ export function describeCode(code, extra = {}) {
 		}
 	}
 	return { title: known(titles()), advice: known(advice()) }
+	case 'session_already_thinking':
+		return {
+			title: t(APP_ID, 'An answer is already being generated in this conversation.'),
+			advice: t(APP_ID, 'Wait for it to finish or stop it first.'),
+		}
+	case 'storage_unavailable':
+		return {
+			title: t(APP_ID, 'The chat history storage is not available.'),
+			advice: t(APP_ID, 'Try again shortly. The administrator should check the database and the persistent storage of the Assistant Stream app.'),
+		}
+	case 'shared_state_unavailable':
+		return {
+			title: t(APP_ID, 'Live updates from the other Assistant Stream servers are not available right now.'),
+			advice: t(APP_ID, 'The answer is still being written and saved. Reload the page in a moment to see it. The administrator should check the Redis server of the Assistant Stream app.'),
+		}
+	case 'nextcloud_error':
+		return {
+			title: t(APP_ID, 'The Assistant Stream app could not reach Nextcloud.'),
+			advice: t(APP_ID, 'The administrator should check the Nextcloud URL the app uses and its network access.'),
+		}
+	case 'not_authenticated':
+		return {
+			title: t(APP_ID, 'You are not logged in any more.'),
+			advice: t(APP_ID, 'Reload the page and log in again.'),
+		}
+	case 'not_found':
+		return {
+			title: t(APP_ID, 'This conversation or message does not exist any more.'),
+			advice: t(APP_ID, 'Reload the page.'),
+		}
+	case 'too_large':
+		return {
+			title: t(APP_ID, 'The message is too long.'),
+			advice: t(APP_ID, 'Shorten it and try again.'),
+		}
+	case 'internal_error':
+		return {
+			title: t(APP_ID, 'Something went wrong in the Assistant Stream app.'),
+			advice: t(APP_ID, 'Try again. If it persists, ask your administrator to check the app\'s log.'),
+		}
+	case 'bad_request':
+		return {
+			title: t(APP_ID, 'The request was not understood.'),
+			advice: t(APP_ID, 'Reload the page and try again.'),
+		}
+	case 'missing_parameter':
+		return {
+			title: t(APP_ID, 'The request was incomplete.'),
+			advice: t(APP_ID, 'Reload the page and try again.'),
+		}
+	case 'invalid_parameter':
+		return {
+			title: t(APP_ID, 'The request contained an invalid value.'),
+			advice: t(APP_ID, 'Reload the page and try again.'),
+		}
+	case 'invalid_json':
+		return {
+			title: t(APP_ID, 'The request was not understood.'),
+			advice: t(APP_ID, 'Reload the page and try again.'),
+		}
+	case 'empty_message':
+		return {
+			title: t(APP_ID, 'The message is empty.'),
+			advice: t(APP_ID, 'Write something and send it again.'),
+		}
+	case 'no_public_url':
+		return {
+			title: t(APP_ID, 'Live streaming through a public URL is not set up.'),
+			advice: t(APP_ID, 'The answer is delivered another way; nothing to do.'),
+		}
+	case 'invalid_token':
+		return {
+			title: t(APP_ID, 'The link for live streaming has expired.'),
+			advice: t(APP_ID, 'Reload the page to get a new one.'),
+		}
+	case 'message_not_found':
+		return {
+			title: t(APP_ID, 'This message does not exist any more.'),
+			advice: t(APP_ID, 'Reload the page.'),
+		}
+	case 'nothing_to_title':
+		return {
+			title: t(APP_ID, 'There is nothing to make a title from yet.'),
+			advice: t(APP_ID, 'Send a message first.'),
+		}
+	case 'http_404':
+		return {
+			title: t(APP_ID, 'This address does not exist in the Assistant Stream app.'),
+			advice: t(APP_ID, 'Reload the page. If it persists, the app may need an update.'),
+		}
+	case 'http_405':
+		return {
+			title: t(APP_ID, 'This action is not supported by the Assistant Stream app.'),
+			advice: t(APP_ID, 'Reload the page. If it persists, the app may need an update.'),
+		}
+	case 'too_long':
+		return {
+			title: t(APP_ID, 'The text is too long.'),
+			advice: t(APP_ID, 'Shorten it and try again.'),
+		}
+	case 'too_many_generations':
+		return {
+			title: t(APP_ID, 'You already have several answers being generated.'),
+			advice: t(APP_ID, 'Wait for one of them to finish, or stop one.'),
+		}
+	case 'shutting_down':
+		return {
+			title: t(APP_ID, 'The Assistant Stream app is restarting.'),
+			advice: t(APP_ID, 'Try again in a moment.'),
+		}
+	case 'generation_failed':
+		return {
+			title: t(APP_ID, 'This answer failed.'),
+			advice: t(APP_ID, 'Regenerate it to try again.'),
+		}
+	case 'network':
+		return {
+			title: t(APP_ID, 'The server could not be reached.'),
+			advice: t(APP_ID, 'Check your connection and try again. If it persists, the administrator should check that the Assistant Stream app is running.'),
+		}
+	case 'app_unavailable':
+		return {
+			title: t(APP_ID, 'The Assistant Stream app is not responding.'),
+			advice: t(APP_ID, 'Try again shortly. The administrator should check that the app is running and enabled in AppAPI.'),
+		}
+	default:
+		return { title: '', advice: '' }
+	}
 }
 
 /**

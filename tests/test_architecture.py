@@ -22,6 +22,7 @@ UNTESTED = {
     "core/events.py": "typed dataclasses only; every engine and chat test uses them",
     "nextcloud/server.py": "wires nextcloud/*; tests/nextcloud/* build it in the `nc` fixture",
     "store/models.py": "table definitions; tests/store/test_database.py and test_migrations.py check the schema",
+    "store/coordination_scripts.py": "Lua source only; tests/store/test_coordination_redis.py runs every script",
     "store/storage.py": "the query classes in one object; tests/store/test_sessions|messages|answers.py",
     "web/services.py": "the composition root; every test that starts the app runs it",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from assistant_stream.chat.delivery import bounded, follow
-from assistant_stream.chat.eventlog import MemoryEventLog
+from assistant_stream.store.eventlog_memory import MemoryEventLog
 
 
 def test_a_batch_holds_at_most_max_chars_of_text_but_always_one_event() -> None:
@@ -29,4 +29,5 @@ async def test_follow_sends_batches_ticks_while_silent_and_ends_with_the_last_ev
                 log.append("k", "done", "the end")  # type: ignore[arg-type]
 
     await asyncio.wait_for(reader(), 5)
-    assert got == [[(1, "chunk")], [(2, "chunk")], None, [(3, "done")]]
+    # Ids are positions in the text: the first batch ends at 40,000 characters, the second at 80,000.
+    assert got == [[(40_000, "chunk")], [(80_000, "chunk")], None, [(80_001, "done")]]

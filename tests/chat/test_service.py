@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from assistant_stream.chat.eventlog import MemoryEventLog
 from assistant_stream.chat.manager import GenerationManager
 from assistant_stream.chat.service import ChatService
 from assistant_stream.core.env import AppEnv
@@ -16,6 +15,7 @@ from assistant_stream.core.errors import EmptyMessage, InvalidParameter, Message
 from assistant_stream.core.events import Finish, TextDelta
 from assistant_stream.core.settings import ConfigStore
 from assistant_stream.providers.transport import ProviderClient
+from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
 from tests.support.engines import ListEngine, always
 

@@ -35,9 +35,9 @@ async def live_then_replayed(app: RunningApp, client: httpx.AsyncClient, questio
     sid, mid = await new_chat(client, question)
     live = await stream_bytes(client, sid, mid)
     answer_id = parse_events(live)[0][1]["messageId"]
-    assert app.services.chat.has_events(f"m{answer_id}")
+    assert await app.services.chat.has_events(f"m{answer_id}")
     await expire_logs(app, client)
-    assert not app.services.chat.has_events(f"m{answer_id}")
+    assert not await app.services.chat.has_events(f"m{answer_id}")
     return live, await stream_bytes(client, sid, mid)
 
 

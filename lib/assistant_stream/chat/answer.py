@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..core.errors import AppError, from_code
 from ..core.events import Usage
@@ -73,3 +75,19 @@ class AnswerView:
             tokens_per_second=row["tokens_per_second"],
             error=from_code(row["error_code"], row["error"]) if failed else None, message=row,
             first_token=False)
+
+
+def dump_view(view: AnswerView) -> bytes:
+    """An AnswerView as JSON, for an event log that leaves the process (store/eventlog_redis.py)."""
+    data: dict[str, Any] = {k: v for k, v in asdict(view).items() if k not in ("usage", "error")}
+    data["usage"] = None if view.usage is None else [view.usage.prompt_tokens, view.usage.completion_tokens,
+                                                     view.usage.total_tokens]
+    data["error"] = None if view.error is None else [view.error.code, view.error.message]
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def load_view(raw: bytes) -> AnswerView:
+    data = json.loads(raw.decode("utf-8", "surrogatepass"))
+    usage, error = data.pop("usage"), data.pop("error")
+    return AnswerView(**data, usage=None if usage is None else Usage(*usage),
+                      error=None if error is None else from_code(*error))

@@ -27,7 +27,7 @@ async def follow(eventlog: EventLog, key: str, after: int, *, heartbeat: float =
     """Events after ``after`` in batches, until the terminal one; None after ``heartbeat`` s of silence."""
     try:
         while True:
-            events, closed = eventlog.read(key, after)
+            events, closed = await eventlog.read(key, after)
             if len(events) > 1:
                 batch = bounded(events)
                 if len(batch) < len(events):

@@ -55,6 +55,7 @@ class Generation:
     dirty: bool = False
     finished: bool = False  # saved and announced: readers may now rely on the database
     task: asyncio.Task[None] | None = None
+    token: str = ""  # the coordinator's name for this start (its slot in the user's limits)
 
     @property
     def text(self) -> str:

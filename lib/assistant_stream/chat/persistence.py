@@ -67,18 +67,22 @@ class AnswerSaver:
                 await self._storage.update_session_title(gen.user_id, gen.session_id, title)
 
     async def save_progress(self, generations: Iterable[Generation]) -> None:
-        """One round of checkpoints: every live answer with unsaved text."""
-        for gen in [g for g in generations if g.dirty and g.kind == "answer" and g.live]:
+        """One round of checkpoints: every live answer with unsaved text, in one transaction."""
+        batch = [g for g in generations if g.dirty and g.kind == "answer" and g.live and g.message_id is not None]
+        if not batch:
+            return
+        for gen in batch:
             gen.dirty = False
-            assert gen.message_id is not None
-            try:
-                await self._storage.save_progress(gen.message_id, gen.text, gen.reasoning)
-            except AppError as exc:
+        try:
+            await self._storage.save_progress_many([(g.message_id, g.text, g.reasoning) for g in batch])  # type: ignore[misc]
+        except AppError as exc:
+            for gen in batch:
                 gen.dirty = True  # try again next round; the final save is what matters
-                log.warning("Could not save progress of %s: %s", gen.key, exc.message)
-            except Exception:
+            log.warning("Could not save the progress of %d answers: %s", len(batch), exc.message)
+        except Exception:
+            for gen in batch:
                 gen.dirty = True
-                log.exception("Could not save progress of %s", gen.key)
+            log.exception("Could not save the progress of %d answers", len(batch))
 
     async def retry_unsaved(self) -> None:
         """Write answers whose final save failed, as they really ended, once the database is back."""

@@ -23,6 +23,10 @@ class AppEnv:
     local_mode: bool
     # False when no NEXTCLOUD_URL was given (local mode without a Nextcloud to talk to).
     nextcloud_configured: bool = True
+    # Shared state for several processes (docs/deployment.md); None: one process, state in memory.
+    redis_url: str | None = None
+    redis_prefix: str = "assistant_stream:"
+    workers: int | None = None  # WORKERS; None: the default (the CPU count with Redis, else 1)
 
     @property
     def under_harp(self) -> bool:
@@ -33,7 +37,7 @@ class AppEnv:
         return (f"AppEnv(app_id={self.app_id!r}, app_version={self.app_version!r}, "
                 f"app_host={self.app_host!r}, app_port={self.app_port}, nextcloud_url={self.nextcloud_url!r}, "
                 f"persistent_storage={str(self.persistent_storage)!r}, harp={self.under_harp}, "
-                f"local_mode={self.local_mode})")
+                f"local_mode={self.local_mode}, redis={self.redis_url is not None})")
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> AppEnv:
@@ -51,4 +55,7 @@ class AppEnv:
             harp_shared_key=e.get("HP_SHARED_KEY") or None,
             local_mode=e.get("LOCAL_MODE", "0").lower() in ("1", "true", "yes"),
             nextcloud_configured=bool(e.get("NEXTCLOUD_URL")),
+            redis_url=e.get("REDIS_URL") or None,
+            redis_prefix=e.get("REDIS_PREFIX") or "assistant_stream:",
+            workers=int(e["WORKERS"]) if (e.get("WORKERS") or "").strip().isdigit() else None,
         )

@@ -2,34 +2,103 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select, update
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..core.errors import MessageNotFound, NotFound
 from ..core.limits import MAX_ID
 from ..core.text import clean_text
 from .database import Database
-from .messages import MESSAGE_COLS, message_by_id
+from .messages import MESSAGE_COLS, message_by_id, scoped
 from .models import FINAL_STATUSES, messages, sessions
-from .values import Record, int_value, now, record
+from .sessions import session_of
+from .values import Record, id_value, int_value, now, record
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerStart:
+    """What ``start_answer`` found or made: the answer already there, or the new one and its history."""
+
+    human: Record
+    existing: Record | None  # the newest answer to ``human``, when there is one (then nothing was inserted)
+    message: Record | None  # the new assistant message (status generating)
+    history: list[tuple[str, str]]
+
+
+async def _history(conn: AsyncConnection, session_id: int, before_message_id: int, limit: int
+                   ) -> list[tuple[str, str]]:
+    # Failed or still-running answers and empty ones would only confuse the model.
+    usable = or_(messages.c.role == "human", and_(
+        messages.c.role == "assistant", messages.c.status.in_(("done", "cancelled", "interrupted")),
+        messages.c.content != ""))
+    rows = await conn.execute(
+        select(messages.c.role, messages.c.content)
+        .where(messages.c.session_id == session_id, messages.c.id < before_message_id, usable)
+        .order_by(messages.c.id.desc()).limit(limit))
+    return [(r.role, r.content) for r in reversed(rows.all())]
+
+
+async def _human(conn: AsyncConnection, user_id: str, session_id: int, human_id: int | None,
+                 replaces: int | None) -> Record:
+    """The user's message to answer: the given one, the one a replaced answer answered, or the newest."""
+    query = scoped(user_id, session_id)
+    if replaces is not None:
+        old = record((await conn.execute(query.where(messages.c.id == id_value(replaces, "Message")))).first())
+        if old is None or old["role"] != "assistant" or old["reply_to"] is None:
+            raise MessageNotFound("Message not found: messageId must be an assistant answer")
+        human_id = old["reply_to"]
+    if human_id is None:
+        row = record((await conn.execute(query.where(messages.c.role == "human")
+                                         .order_by(messages.c.id.desc()).limit(1))).first())
+        if row is None:
+            raise NotFound("This conversation has no message to answer")
+        return row
+    row = record((await conn.execute(query.where(messages.c.id == id_value(human_id, "Message")))).first())
+    if row is None or row["role"] != "human":
+        raise MessageNotFound("Message not found: messageId must be the user's message")
+    return row
 
 
 class AnswerQueries(Database):
     """Bookkeeping of generations: by message id, without user scope (the caller checked it)."""
+
+    async def start_answer(self, user_id: str, session_id: int, human_id: int | None, *, history_limit: int,
+                           model: str, engine: str, replaces: int | None = None) -> AnswerStart:
+        """Everything between a reader's request and the provider request, in one transaction: the session
+        and the user's message checked, the answer already there found (a reconnecting reader attaches to
+        it), else the history read and the new answer inserted (the one it ``replaces`` deleted with it)."""
+        limit = int_value(history_limit, "limit", 0, MAX_ID)
+
+        async def run(conn: AsyncConnection) -> AnswerStart:
+            await session_of(conn, user_id, session_id)
+            human = await _human(conn, user_id, session_id, human_id, replaces)
+            if replaces is None:
+                existing = record((await conn.execute(scoped(user_id, session_id).where(
+                    messages.c.role == "assistant", messages.c.reply_to == human["id"])
+                    .order_by(messages.c.id.desc()).limit(1))).first())
+                if existing is not None:
+                    return AnswerStart(human, existing, None, [])
+            else:
+                await conn.execute(delete(messages).where(messages.c.id == replaces))
+            history = await _history(conn, session_id, human["id"] + 1, limit)
+            created = now()
+            new_id = (await conn.execute(insert(messages).values(
+                session_id=session_id, role="assistant", content="", reasoning="", status="generating",
+                reply_to=human["id"], model=model, engine=engine, timestamp=created, created_at=created,
+                updated_at=created).returning(messages.c.id))).scalar_one()
+            await conn.execute(update(sessions).where(sessions.c.id == session_id).values(updated_at=created))
+            return AnswerStart(human, None, await message_by_id(conn, new_id), history)
+
+        return await self.run(run, write=True)
 
     async def history(self, session_id: int, before_message_id: int, limit: int) -> list[tuple[str, str]]:
         """What the model is sent: the newest ``limit`` usable messages before an id, oldest first."""
         limit = int_value(limit, "limit", 0, MAX_ID)
 
         async def run(conn: AsyncConnection) -> list[tuple[str, str]]:
-            # Failed or still-running answers and empty ones would only confuse the model.
-            usable = or_(messages.c.role == "human", and_(
-                messages.c.role == "assistant", messages.c.status.in_(("done", "cancelled", "interrupted")),
-                messages.c.content != ""))
-            rows = await conn.execute(
-                select(messages.c.role, messages.c.content)
-                .where(messages.c.session_id == session_id, messages.c.id < before_message_id, usable)
-                .order_by(messages.c.id.desc()).limit(limit))
-            return [(r.role, r.content) for r in reversed(rows.all())]
+            return await _history(conn, session_id, before_message_id, limit)
 
         return await self.run(run, write=False)
 
@@ -69,10 +138,21 @@ class AnswerQueries(Database):
 
     async def save_progress(self, message_id: int, content: str, reasoning: str) -> None:
         """Checkpoint a running answer; a no-op once the message is deleted or finished."""
+        await self.save_progress_many([(message_id, content, reasoning)])
+
+    async def save_progress_many(self, answers: list[tuple[int, str, str]]) -> None:
+        """Checkpoint running answers (message id, text, reasoning), all in one transaction and one
+        statement: a no-op for those deleted or finished meanwhile."""
+        if not answers:
+            return
+        stamp = now()
+        rows = [{"mid": mid, "content": clean_text(text), "reasoning": clean_text(reasoning), "stamp": stamp}
+                for mid, text, reasoning in answers]
+        statement = update(messages).where(messages.c.id == bindparam("mid"), messages.c.status == "generating") \
+            .values(content=bindparam("content"), reasoning=bindparam("reasoning"), updated_at=bindparam("stamp"))
+
         async def run(conn: AsyncConnection) -> None:
-            await conn.execute(update(messages).where(
-                messages.c.id == message_id, messages.c.status == "generating",
-            ).values(content=clean_text(content), reasoning=clean_text(reasoning), updated_at=now()))
+            await conn.execute(statement, rows)
 
         await self.run(run, write=True)
 
@@ -108,6 +188,27 @@ class AnswerQueries(Database):
             return int(result.rowcount or 0)
 
         return await self.run(run, write=True)
+
+    async def interrupt_answer(self, message_id: int) -> Record | None:
+        """An answer whose process died: ``interrupted`` with the text saved so far; None unless it was
+        still generating (another reaper, or its own process, ended it first)."""
+        async def run(conn: AsyncConnection) -> Record | None:
+            done = await conn.execute(update(messages).where(
+                messages.c.id == message_id, messages.c.status == "generating",
+            ).values(status="interrupted", updated_at=now()))
+            return await message_by_id(conn, message_id) if done.rowcount else None
+
+        return await self.run(run, write=True)
+
+    async def stale_answers(self, older_than: int, limit: int = 100) -> list[int]:
+        """Ids of answers still generating whose row was last written ``older_than`` seconds ago or before."""
+        async def run(conn: AsyncConnection) -> list[int]:
+            rows = await conn.execute(select(messages.c.id).where(
+                messages.c.status == "generating", messages.c.updated_at <= now() - older_than)
+                .order_by(messages.c.id).limit(limit))
+            return [r.id for r in rows]
+
+        return await self.run(run, write=False)
 
     async def get_message_by_id(self, message_id: int) -> Record | None:
         """Internal lookup without user scope (generation bookkeeping only)."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from starlette.responses import Response, StreamingResponse
 
 from ..chat.service import ChatService
-from ..core.errors import MissingParameter, NoPublicUrl
+from ..core.errors import AppError, MissingParameter, NoPublicUrl
 from ..core.limits import MAX_POLL_TIMEOUT, MAX_TOKEN
 from . import schemas as sc
 from . import wire
@@ -51,8 +51,12 @@ def _last_event_id(call: Call) -> int:
 
 
 async def _sse(chat: ChatService, key: str, after: int) -> AsyncIterator[str]:
-    async for batch in chat.follow(key, after):
-        yield wire.encode_events(batch) if batch else wire.KEEPALIVE
+    try:
+        async for batch in chat.follow(key, after):
+            yield wire.encode_events(batch) if batch else wire.KEEPALIVE
+    except AppError as exc:
+        # The shared event log failed (Redis down) while following another process's answer: say so, and end.
+        yield wire.error_frame(exc)
 
 
 @route(router, "GET", "/chat/stream", STREAM_PARAMS, access="stream", extra_status=(429, 502),
@@ -63,7 +67,7 @@ async def stream(call: Call) -> Response:
         raise MissingParameter("Missing parameter messageId")
     after = _last_event_id(call)
     delivery = await call.chat.stream(call.user, p["sessionId"], message_id=p["messageId"], title=p["title"])
-    if not delivery.live and not call.chat.has_events(delivery.key):
+    if not delivery.live and not await call.chat.has_events(delivery.key):
         return Response(wire.replay(delivery.view, after), media_type="text/event-stream", headers=SSE_HEADERS)
     return EventStreamResponse(_sse(call.chat, delivery.key, after))
 

@@ -6,19 +6,26 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..chat.answer import dump_view, load_view
 from ..chat.attachments import AttachmentService
+from ..chat.coordination import Coordinator
 from ..chat.engines import DocumentsCheck, EngineSelector
-from ..chat.eventlog import EventLog, MemoryEventLog
+from ..chat.eventlog import EventLog
 from ..chat.manager import GenerationManager
 from ..chat.service import ChatService
 from ..core.env import AppEnv
 from ..core.limits import EVENTLOG_RETENTION
 from ..core.settings import ConfigStore
 from ..core.tokens import StreamTokens
-from ..files.runner import Extractor
 from ..nextcloud.server import NextcloudServer
+from ..files.runner import Extractor
 from ..providers.taskprocessing import ContextChatEngine, TaskProcessingEngine
 from ..providers.transport import ProviderClient
+from ..store.coordination_memory import MemoryCoordinator
+from ..store.coordination_redis import RedisCoordinator
+from ..store.eventlog_memory import MemoryEventLog
+from ..store.eventlog_redis import RedisEventLog
+from ..store.redis_hub import RedisHub
 from ..store.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,20 @@ class Services:
     generations: GenerationManager
     eventlog: EventLog
     provider: ProviderClient
+    coordinator: Coordinator
+    redis: RedisHub | None = None  # with REDIS_URL
+
+
+async def shared_state(env: AppEnv, retention: float) -> tuple[RedisHub | None, EventLog, Coordinator]:
+    """In memory for one process; on Redis (REDIS_URL) for several."""
+    if env.redis_url is None:
+        return None, MemoryEventLog(retention=retention), MemoryCoordinator()
+    hub = RedisHub(env.redis_url, prefix=env.redis_prefix)
+    await hub.start()
+    eventlog = RedisEventLog(hub, retention=retention, dump=dump_view, load=load_view)
+    coordinator = RedisCoordinator(hub)
+    await coordinator.start()
+    return hub, eventlog, coordinator
 
 
 async def build_services(env: AppEnv, environ: Mapping[str, str] | None, nextcloud: NextcloudServer | None,
@@ -46,16 +67,19 @@ async def build_services(env: AppEnv, environ: Mapping[str, str] | None, nextclo
     env.persistent_storage.mkdir(parents=True, exist_ok=True)
     storage = Storage.from_env(str(env.persistent_storage), env.database_url)
     await storage.migrate()
-    interrupted = await storage.mark_interrupted()
-    if interrupted:
-        log.warning("%d answers were cut off by a restart; their saved text is kept as 'interrupted'",
-                    interrupted)
+    redis, eventlog, coordinator = await shared_state(env, eventlog_retention)
+    if not coordinator.shared:
+        # One process: whatever a previous run left generating was cut off. With several, the others may be
+        # generating them: the takeover sweep finds the abandoned ones instead (chat/takeover.py).
+        interrupted = await storage.mark_interrupted()
+        if interrupted:
+            log.warning("%d answers were cut off by a restart; their saved text is kept as 'interrupted'",
+                        interrupted)
     config = ConfigStore(nextcloud.appconfig if nextcloud else None, ttl=config_ttl, environ=environ)
     provider = ProviderClient()
-    eventlog = MemoryEventLog(retention=eventlog_retention)
     taskprocessing = TaskProcessingEngine(nextcloud.taskprocessing) if nextcloud is not None else None
     documents = DocumentsCheck(ContextChatEngine(nextcloud.taskprocessing)) if nextcloud is not None else None
-    generations = GenerationManager(storage=storage, config=config, eventlog=eventlog,
+    generations = GenerationManager(storage=storage, config=config, eventlog=eventlog, coordinator=coordinator,
                                     engine_for=EngineSelector(provider, taskprocessing),
                                     save_interval=save_interval, shutdown_grace=shutdown_grace,
                                     documents_engine_for=documents)
@@ -65,11 +89,16 @@ async def build_services(env: AppEnv, environ: Mapping[str, str] | None, nextclo
     chat = ChatService(env=env, config=config, storage=storage, generations=generations, eventlog=eventlog,
                        provider=provider, nextcloud=nextcloud, attachments=attachments, documents=documents)
     return Services(env=env, config=config, chat=chat, tokens=StreamTokens(env.app_secret), nextcloud=nextcloud,
-                    storage=storage, generations=generations, eventlog=eventlog, provider=provider)
+                    storage=storage, generations=generations, eventlog=eventlog, provider=provider,
+                    coordinator=coordinator, redis=redis)
 
 
 async def close_services(services: Services) -> None:
     await services.generations.shutdown()
+    await services.eventlog.aclose()
+    await services.coordinator.aclose()
+    if services.redis is not None:
+        await services.redis.aclose()
     await services.provider.aclose()
     await services.storage.close()
     if services.nextcloud is not None:

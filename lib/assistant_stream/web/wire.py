@@ -12,7 +12,7 @@ from typing import Any
 
 from ..chat.answer import AnswerView
 from ..chat.eventlog import Event, Kind, Payload
-from ..core.errors import GenerationFailed, render_sse
+from ..core.errors import AppError, GenerationFailed, render_sse
 from ..core.events import Usage
 
 # The same text as json.dumps(x, separators=(",", ":")), without building a new encoder per call
@@ -69,6 +69,11 @@ def text_frame(event_id: int, kind: str, text: str) -> str:
     return f'id: {event_id}\ndata: {{"{kind}":{_json_str(text)}}}\n\n'
 
 
+def error_frame(exc: AppError) -> str:
+    """An ``error`` event outside the answer's log (no id: a reader that reconnects resumes where it was)."""
+    return f"data: {_compact_json(render_sse(exc))}\n\n"
+
+
 def encode_events(events: list[Event]) -> str:
     """SSE text for a batch; consecutive chunks merge into one event carrying the last id.
 
@@ -106,12 +111,17 @@ def replay(view: AnswerView, after: int) -> str:
     if after > 0:
         # The reader saw part of it already; `message.content` in the last event is the complete answer.
         return frame(after + 1, last)
+    # Ids as the event log gives them (a text event advances the id by its length): the same ids a reader
+    # that fell behind got from the live log, so the replay is byte for byte what it would have read.
     events: list[Event] = [(1, "started", view)]
+    position = 1
     if view.reasoning:
-        events.append((2, "reasoning", view.reasoning))
+        position += len(view.reasoning)
+        events.append((position, "reasoning", view.reasoning))
     if view.text:
-        events.append((len(events) + 1, "chunk", view.text))
-    events.append((len(events) + 1, kind, view))
+        position += len(view.text)
+        events.append((position, "chunk", view.text))
+    events.append((position + 1, kind, view))
     return encode_events(events)
 
 

@@ -1,5 +1,6 @@
-"""Per-user limits on starting generations: a start rate and a number of concurrent answers, each a 429
-with a readable message and Retry-After, on every route that can start one, and never for other users."""
+"""The coordination the app runs with (chat/coordination.py): per-user limits on starting generations, a start
+rate and a number of concurrent answers, each a 429 with a readable message and Retry-After, on every route that
+can start one, and never for other users. The coordinators themselves: tests/store/test_coordination_*.py."""
 
 from __future__ import annotations
 
@@ -7,14 +8,9 @@ import asyncio
 from typing import Any
 
 import httpx
-import pytest
 
-from assistant_stream.chat.limits import StartLimits
-from assistant_stream.core.errors import RateLimited, TooManyGenerations
-from assistant_stream.core.settings import Settings
 from tests.support.appserver import API_KEY, AppFactory, RunningApp
 from tests.support.chat import new_chat, read_stream, text_of, wait_done
-from tests.support.clock import FakeClock
 from tests.support.faults import healthy, route_by_prompt
 from tests.support.scripted_provider import ScriptedProvider, error_response, openai_stream
 
@@ -121,34 +117,3 @@ async def test_concurrent_generations_limit_per_user(app_factory: AppFactory,
     assert text_of(await read_stream(alice, {"sessionId": last_sid, "messageId": last_mid})) == "quick"
     await alice.post("/chat/stop", json={"sessionId": running[1][0], "messageId": running[1][1]})
     assert app.services.generations.active == 0
-
-
-def test_the_start_window_slides_with_the_clock() -> None:
-    clock = FakeClock()
-    limits = StartLimits(clock=clock)
-    settings = Settings(max_starts_per_minute=2, max_concurrent_per_user=5)
-    for _ in range(2):
-        limits.check("alice", settings)
-        limits.started("alice", answer=False)
-        clock.advance(10)
-    with pytest.raises(RateLimited) as info:
-        limits.check("alice", settings)
-    assert info.value.retry_after == pytest.approx(40)  # the first start leaves the window 60 s after it
-    limits.check("bob", settings)  # per user
-    clock.advance(41)
-    limits.check("alice", settings)
-
-
-def test_concurrent_answers_are_counted_until_they_end() -> None:
-    limits = StartLimits(clock=FakeClock())
-    settings = Settings(max_starts_per_minute=0, max_concurrent_per_user=2)
-    for _ in range(2):
-        limits.started("alice", answer=True)
-    with pytest.raises(TooManyGenerations) as info:
-        limits.check("alice", settings)
-    assert info.value.retry_after == 5 and limits.running("alice") == 2
-    limits.check("alice", settings, concurrency=False)  # a title does not wait for the user's answers
-    limits.ended("alice")
-    limits.check("alice", settings)
-    limits.ended("alice")
-    assert limits.running("alice") == 0
