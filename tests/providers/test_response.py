@@ -213,7 +213,8 @@ async def test_non_object_json_chunk(
 
 async def test_line_over_limit(scripted_provider: ScriptedProvider, provider_client: ProviderClient) -> None:
     big = b"data: " + b"x" * 1_100_000  # never ends its line
-    scripted_provider.script(ScriptedResponse(body=[big[i : i + 65536] for i in range(0, len(big), 65536)]))
+    # HANG: the provider is still sending when the client gives up, so giving up must close the connection.
+    scripted_provider.script(ScriptedResponse(body=[*(big[i : i + 65536] for i in range(0, len(big), 65536)), HANG]))
     _, exc = await collect_until_error(provider_client, scripted_provider.config())
     assert type(exc) is errors.ProviderLimitExceeded and "1048576 bytes" in exc.message
     assert await scripted_provider.wait_closed_by_client()

@@ -16,6 +16,7 @@ from .chunks import ChunkParser
 from .config import ProviderConfig
 from .errors import connection_lost, error_detail, error_from_payload, status_error
 from .sse import ServerSentEvent, SSEDecoder
+from .watchdog import IdleWatchdog
 
 
 class UsageOptionRejected(Exception):
@@ -79,13 +80,22 @@ async def _completion(response: httpx.Response, config: ProviderConfig) -> list[
 async def _stream(response: httpx.Response, config: ProviderConfig, where: str) -> AsyncIterator[ProviderEvent]:
     decoder = SSEDecoder(config.max_line_bytes)
     parser = ChunkParser()
+    stream = response.aiter_bytes()
+    watchdog = IdleWatchdog(config.first_byte_timeout, config.idle_timeout)
+    try:
+        async for ev in _events(stream, watchdog, decoder, parser, config, where):
+            yield ev
+    finally:
+        watchdog.close()
+
+
+async def _events(stream: AsyncIterator[bytes], watchdog: IdleWatchdog, decoder: SSEDecoder, parser: ChunkParser,
+                  config: ProviderConfig, where: str) -> AsyncIterator[ProviderEvent]:
     chars = 0
     limit = config.max_answer_chars
     got_any = done = False
-    stream = response.aiter_bytes()
     while not done:
-        wait = config.idle_timeout if got_any else config.first_byte_timeout
-        chunk = await _next_chunk(stream, wait, where, got_any)
+        chunk = await _next_chunk(stream, watchdog, where, got_any)
         if chunk:
             got_any = True
             events = decoder.feed(chunk)
@@ -110,20 +120,25 @@ async def _stream(response: httpx.Response, config: ProviderConfig, where: str) 
         raise errors.ProviderProtocolError(f"The AI provider at {where} ended the stream without sending an answer")
     for ev in parser.finish():
         yield ev
+    watchdog.close()
     if done:
         await _drain(stream)
 
 
-async def _next_chunk(stream: AsyncIterator[bytes], wait: float, where: str, got_any: bool) -> bytes:
+async def _next_chunk(stream: AsyncIterator[bytes], watchdog: IdleWatchdog, where: str, got_any: bool) -> bytes:
     """The next network read (b"" at the end), bounded by the first-byte or the idle timeout."""
     try:
-        async with asyncio.timeout(wait):
-            return await anext(stream)
+        chunk = await anext(stream)
+        watchdog.touch()
+        return chunk
     except StopAsyncIteration:
         return b""
-    except TimeoutError:
+    except asyncio.CancelledError:
+        if not watchdog.absorb():
+            raise
         which = "idle timeout between chunks" if got_any else "first byte timeout"
-        raise errors.ProviderTimeout(f"The AI provider at {where} sent nothing for {wait:g} s ({which})") from None
+        raise errors.ProviderTimeout(f"The AI provider at {where} sent nothing for {watchdog.limit:g} s "
+                                     f"({which})") from None
     except httpx.TimeoutException:
         raise errors.ProviderTimeout(f"The AI provider at {where} stopped sending (read timeout)") from None
     except httpx.HTTPError as exc:

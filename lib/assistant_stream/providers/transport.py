@@ -13,6 +13,7 @@ from .. import __version__
 from ..core import errors
 from ..core.events import ChatMessage, ProviderEvent, ReasoningDelta, TextDelta
 from ..core.secrets import redact
+from .aiohttp_transport import StreamTransport
 from .config import ProviderConfig
 from .endpoint import Endpoint, display_url, resolve_endpoint
 from .errors import connect_error, retryable
@@ -26,6 +27,10 @@ class ProviderClient:
 
     def __init__(self, *, max_connections: int = 2048, transport: httpx.AsyncBaseTransport | None = None,
                  verify: ssl.SSLContext | str | bool = True, trust_env: bool = True) -> None:
+        if transport is None:
+            # httpx's interface on aiohttp's connections (providers/aiohttp_transport.py).
+            transport = StreamTransport(verify=verify, trust_env=trust_env, limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=256, keepalive_expiry=30))
         self._client = httpx.AsyncClient(
             http1=True, http2=False, verify=verify, trust_env=trust_env, transport=transport,
             follow_redirects=False,
@@ -98,11 +103,11 @@ class ProviderClient:
                            ) -> AsyncIterator[ProviderEvent]:
         body = self._body(config, endpoint, messages)
         where = display_url(endpoint.chat_url)
-        # httpx's own timeouts bound connect and write; reads are bounded by asyncio timeouts (first
-        # byte, then idle between chunks, in response.py), httpx's read timeout is only a backstop.
+        # httpx's own timeouts bound connect and write; reads are bounded by one watchdog per stream (first
+        # byte, then idle between chunks, in response.py): no read timeout down there, whose timer would be
+        # set again on every read (bench/transport_bench.py measures the difference).
         timeout = httpx.Timeout(connect=config.connect_timeout, write=max(config.connect_timeout, 30),
-                                pool=config.connect_timeout,
-                                read=max(config.first_byte_timeout, config.idle_timeout) + 5)
+                                pool=config.connect_timeout, read=None)
         request = self._client.build_request(
             "POST", endpoint.chat_url, json=body, timeout=timeout,
             headers={**endpoint.headers, "Accept": "text/event-stream"})
