@@ -48,6 +48,7 @@ async def test_an_abandoned_stream_is_dropped_and_a_finished_one_reused() -> Non
                 r = await client.get(f"http://127.0.0.1:{port}/done")
                 assert r.text == "hello"
             assert len(peers) == 1  # read to the end: the one connection went back to the pool
+            assert client._transport.idle_connections() == 1  # type: ignore[attr-defined]
             response = await client.send(client.build_request("GET", f"http://127.0.0.1:{port}/live"), stream=True)
             assert await anext(response.aiter_bytes()) == b"hello"
             await response.aclose()

@@ -62,7 +62,10 @@ def client_sockets(port: int) -> list[Any]:
 def idle_pooled(app: RunningApp, url: str) -> int:
     """Connections the app's provider client keeps idle for reuse (keep-alive: not a leak)."""
     client: httpx.AsyncClient = app.services.provider.http
-    pool = client._transport_for_url(httpx.URL(url))._pool  # type: ignore[attr-defined]
+    transport = client._transport_for_url(httpx.URL(url))
+    if hasattr(transport, "idle_connections"):  # providers/aiohttp_transport.py, the app's default
+        return int(transport.idle_connections())
+    pool = transport._pool  # type: ignore[attr-defined]
     return sum(1 for c in pool.connections if c.is_idle())
 
 

@@ -61,6 +61,13 @@ class _Body(httpx.AsyncByteStream):
 
 
 class StreamTransport(AiohttpTransport):
+    def idle_connections(self) -> int:
+        """Connections kept open for reuse (keep-alive), for leak checks."""
+        session = self.client if isinstance(self.client, aiohttp.ClientSession) else None
+        if session is None or session.connector is None:
+            return 0
+        return sum(len(idle) for idle in session.connector._conns.values())
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         with _mapped(reading=False):
             response = await super().handle_async_request(request)
