@@ -667,7 +667,10 @@ Every party is its own process on 127.0.0.1:
 - **Assistant Stream**: `python -m assistant_stream`, one uvicorn worker, SQLite, reached with the
   headers AppAPI sends; per stream `PUT /chat/new_session`, `PUT /chat/new_message`, then
   `GET /chat/stream` (which starts the generation); restarted with a new database for each level;
+- the **minimal relay anchor** (bench/relay.py): raw asyncio/uvloop, the app's own SSE decoder and orjson,
+  one SSE event out per chunk in, nothing else: the floor a Python relay of this design can reach;
 - **LiteLLM proxy 1.106.2** in its own venv, one worker, relaying the same provider;
+- for figures 6-8, **Redis 7 and PostgreSQL 15 from Debian** on loopback, started as the tests start them;
 - the **load client** (bench/client.py): raw asyncio sockets on uvloop, one regular-expression scan
   per socket read; delay per chunk = arrival time minus the stamp inside the chunk, so a browser event
   that merges several chunks is measured chunk by chunk.
@@ -678,9 +681,9 @@ plus a few between them) and stops each path at its first failing level. Streams
 have not all received their first token within 30 s. The window is 8 s once all streams are open.
 A level that fails while other processes took more than 0.25 cores is measured once more; the
 per-level table shows both attempts.
-Order: figure 5, figure 4, figure 2 for the direct provider and Assistant Stream, the profile, then
-(LiteLLM started) figure 1 with all three paths interleaved, LiteLLM's figure 4 row and LiteLLM's
-figure 2 levels.
+Order: figure 5, figure 9, figure 4, figure 2 for the direct provider, Assistant Stream and the minimal
+relay, the profile, figures 6, 7 and 8 (Redis and PostgreSQL), then (LiteLLM started) figure 1 with all
+paths interleaved, LiteLLM's figure 4 row and LiteLLM's figure 2 levels.
 The machine is shared: other sessions' builds and tests ran during this run, and the "other
 processes' CPU" column shows how many of the 2 cores they took in each window. Repeated runs on this
 machine moved latencies by up to 2x and CPU per chunk by about 10%; ratios within one run are the

@@ -128,9 +128,11 @@ async def pg_proxy(storage_url_pg: str) -> Any:
     await proxy.down()
 
 
-async def test_postgresql_unreachable_for_a_while(app_factory: AppFactory, pg_proxy: Any) -> None:
+async def test_postgresql_unreachable_for_a_while(app_factory: AppFactory, pg_proxy: Any,
+                                                  scripted_provider: ScriptedProvider) -> None:
     proxy, url = pg_proxy
-    app = await app_factory(DATABASE_URL=url)
+    # A provider is configured, so that starting an answer asks the database first (not Nextcloud).
+    app = await app_factory(DATABASE_URL=url, STREAMING_API_URL=scripted_provider.chat_url, STREAMING_API_KEY=API_KEY)
     alice = app.client("alice")
     sid, _ = await new_chat(alice, "before the outage")
     await proxy.down()

@@ -61,6 +61,14 @@ class _Body(httpx.AsyncByteStream):
 
 
 class StreamTransport(AiohttpTransport):
+    def get_client(self) -> aiohttp.ClientSession:
+        # No DNS cache (aiohttp keeps answers 10 s by default): each new connection resolves the name, as
+        # httpx's own transport does, so a provider that moved or whose name stopped resolving shows at once.
+        limit = self.limits.max_connections or 0
+        connector = aiohttp.TCPConnector(ssl=self.ssl_context, limit=limit, use_dns_cache=False,
+                                         keepalive_timeout=self.limits.keepalive_expiry)
+        return aiohttp.ClientSession(connector=connector)
+
     def idle_connections(self) -> int:
         """Connections kept open for reuse (keep-alive), for leak checks."""
         session = self.client if isinstance(self.client, aiohttp.ClientSession) else None

@@ -91,8 +91,6 @@ class RedisHub:
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
-    # --- lifecycle -----------------------------------------------------------------------------------
-
     async def start(self, *, wait: float = 10.0) -> None:
         """Connect (retrying for ``wait`` seconds, so Redis may start together with the app)."""
         loop = asyncio.get_running_loop()
@@ -143,9 +141,14 @@ class RedisHub:
     def _unhealthy(self, exc: BaseException) -> None:
         if self.healthy:
             log.error("Redis at %s is unavailable: %s", self.where, type(exc).__name__)
+            # Every pooled connection is likely dead too (a restart): drop them all now, or each would
+            # fail one more request before it is replaced.
+            asyncio.get_running_loop().create_task(self._reset_pool())
         self.healthy = False
 
-    # --- epoch: a restarted Redis has lost every key -------------------------------------------------
+    async def _reset_pool(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.connection_pool.disconnect(inuse_connections=False)
 
     def on_epoch_change(self, fn: Callable[[], None]) -> None:
         self._epoch_listeners.append(fn)
@@ -170,8 +173,6 @@ class RedisHub:
                 fn()
         return changed
 
-    # --- control messages to one process --------------------------------------------------------------
-
     def on_control(self, fn: Callable[[dict[bytes, bytes]], None]) -> None:
         self._control.append(fn)
 
@@ -185,8 +186,6 @@ class RedisHub:
             await pipe.execute()
 
         await self.call(send)
-
-    # --- waiting for other processes' event logs -----------------------------------------------------
 
     async def wait(self, stream: str, after: int, timeout: float) -> bool:
         """Until ``stream`` has an entry with id > 0-``after``; False on timeout.
