@@ -667,6 +667,9 @@ async def mode_resume(spec: dict[str, Any]) -> dict[str, Any]:
                         stamps += STAMP_STR.findall(data.get("chunk") or "")
                         if len(stamps) >= before:
                             break
+                # Away for a moment, as a reconnecting browser is: chunks pile up, and resuming must deliver
+                # them at once (the time measured is the resume, not the model's next token).
+                await asyncio.sleep(spec.get("away", 0.3))
                 sent = time.time()
                 first: float | None = None
                 async with client.stream("GET", f"http://{target.host}:{b}/chat/stream", params=params,

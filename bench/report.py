@@ -598,8 +598,9 @@ def results_md(res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if "fig7" in res and "resume_ms" in res["fig7"]:
         parts += ["### 7. Time to resume on another replica",
                   "Two replicas (Redis + PostgreSQL). Each answer (40 tokens at 20/s) is started and read on "
-                  "replica 1 for 5 chunks; the connection is dropped and the client reconnects to replica 2 with "
-                  "`Last-Event-ID`. Time = request sent to replica 2 -> its first event. Every chunk of every answer "
+                  "replica 1 for 5 chunks; the connection is dropped, and 0.3 s later (chunks have piled up meanwhile) "
+                  "the client reconnects to replica 2 with `Last-Event-ID`. Time = request sent to replica 2 -> its "
+                  "first event (the backlog, read from Redis). Every chunk of every answer "
                   "must arrive exactly once over the two connections.", "", table_fig7(res["fig7"]), ""]
     if "fig8" in res and "runs" in res["fig8"]:
         t8, _ = table_fig8(res["fig8"])

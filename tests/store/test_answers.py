@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant_stream.core.errors import MessageNotFound, NotFound
 from assistant_stream.store.storage import Storage
 from tests.support.storage import A, B, chat
 
@@ -109,3 +110,22 @@ async def test_get_message_by_id(storage: Storage) -> None:
     sid, (mid,) = await chat(storage, B, 1)
     assert (await storage.get_message_by_id(mid))["session_id"] == sid  # type: ignore[index]
     assert await storage.get_message_by_id(mid + 1000) is None
+
+
+async def test_start_answer_attaches_or_inserts_in_one_go(storage: Storage) -> None:
+    sid, (q1,) = await chat(storage, A, 1)
+    first = await storage.start_answer(A, sid, q1, history_limit=10, model="m", engine="stream")
+    assert first.existing is None and first.message is not None and first.human["id"] == q1
+    assert first.message["status"] == "generating" and first.message["reply_to"] == q1
+    assert first.history == [("human", "m0")]
+    again = await storage.start_answer(A, sid, None, history_limit=10, model="m", engine="stream")  # newest
+    assert again.message is None and again.existing is not None and again.existing["id"] == first.message["id"]
+    new = await storage.start_answer(A, sid, None, history_limit=10, model="m", engine="stream",
+                                     replaces=first.message["id"])
+    assert new.message is not None and new.message["reply_to"] == q1
+    assert [m["id"] for m in await storage.list_messages(A, sid, 10, 0)] == [q1, new.message["id"]]
+    with pytest.raises(NotFound) as other_user:
+        await storage.start_answer(B, sid, q1, history_limit=10, model="m", engine="stream")
+    assert other_user.value.message == "Session not found"
+    with pytest.raises(MessageNotFound):
+        await storage.start_answer(A, sid, new.message["id"], history_limit=10, model="m", engine="stream")

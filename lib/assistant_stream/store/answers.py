@@ -72,8 +72,11 @@ class AnswerQueries(Database):
         limit = int_value(history_limit, "limit", 0, MAX_ID)
 
         async def run(conn: AsyncConnection) -> AnswerStart:
-            await session_of(conn, user_id, session_id)
-            human = await _human(conn, user_id, session_id, human_id, replaces)
+            try:
+                human = await _human(conn, user_id, session_id, human_id, replaces)  # its join checks the session
+            except NotFound:
+                await session_of(conn, user_id, session_id)  # the session is the user's: then say "message"
+                raise
             if replaces is None:
                 existing = record((await conn.execute(scoped(user_id, session_id).where(
                     messages.c.role == "assistant", messages.c.reply_to == human["id"])
@@ -84,12 +87,12 @@ class AnswerQueries(Database):
                 await conn.execute(delete(messages).where(messages.c.id == replaces))
             history = await _history(conn, session_id, human["id"] + 1, limit)
             created = now()
-            new_id = (await conn.execute(insert(messages).values(
+            message = record((await conn.execute(insert(messages).values(
                 session_id=session_id, role="assistant", content="", reasoning="", status="generating",
                 reply_to=human["id"], model=model, engine=engine, timestamp=created, created_at=created,
-                updated_at=created).returning(messages.c.id))).scalar_one()
+                updated_at=created).returning(*MESSAGE_COLS))).first())
             await conn.execute(update(sessions).where(sessions.c.id == session_id).values(updated_at=created))
-            return AnswerStart(human, None, await message_by_id(conn, new_id), history)
+            return AnswerStart(human, None, message, history)
 
         return await self.run(run, write=True)
 
