@@ -77,6 +77,8 @@ class Upstream(asyncio.Protocol):
             if not data:
                 continue
             if data == "[DONE]":
+                if out:
+                    self.down.send(b"".join(out))
                 self.down.finish()
                 return
             obj = orjson.loads(data)
