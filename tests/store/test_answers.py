@@ -117,7 +117,7 @@ async def test_start_answer_attaches_or_inserts_in_one_go(storage: Storage) -> N
     first = await storage.start_answer(A, sid, q1, history_limit=10, model="m", engine="stream")
     assert first.existing is None and first.message is not None and first.human["id"] == q1
     assert first.message["status"] == "generating" and first.message["reply_to"] == q1
-    assert first.history == [("human", "m0")]
+    assert [(role, text) for _id, role, text in first.history] == [("human", "m0")]
     again = await storage.start_answer(A, sid, None, history_limit=10, model="m", engine="stream")  # newest
     assert again.message is None and again.existing is not None and again.existing["id"] == first.message["id"]
     new = await storage.start_answer(A, sid, None, history_limit=10, model="m", engine="stream",

@@ -7,8 +7,7 @@ import asyncio
 
 import pytest
 
-from assistant_stream.core.errors import SharedStateUnavailable
-from assistant_stream.store.redis_hub import RedisHub, display
+from assistant_stream.store.redis_hub import RedisHub, SharedStateUnavailable, display
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 
@@ -19,7 +18,7 @@ async def test_an_unreachable_redis_is_a_clear_error_without_the_password() -> N
     with pytest.raises(SharedStateUnavailable) as exc:
         await hub.start(wait=0.3)
     assert "127.0.0.1" in exc.value.message and "s3cret" not in exc.value.message
-    assert exc.value.code == "shared_state_unavailable" and exc.value.status == 503
+    assert exc.value.code == "storage_unavailable" and exc.value.status == 503 and "Redis" in exc.value.message
     assert display(url) == f"redis://127.0.0.1:{url.rsplit(':', 1)[1]}"
     await hub.aclose()
 

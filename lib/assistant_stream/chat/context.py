@@ -24,8 +24,15 @@ class ContextStore(Protocol):
 async def answer_prompt(storage: ContextStore, session_id: int, human_id: int, settings: Settings,
                         model: str) -> list[ChatMessage]:
     rows = await storage.history_messages(session_id, human_id + 1, max(1, settings.history_length))
-    history = [(role, content) for _, role, content in rows]
     attached = await storage.attachments_for([i for i, role, _ in rows if role == "human"])
+    return await prompt_of(storage, rows, attached, settings, model)
+
+
+async def prompt_of(storage: ContextStore, rows: list[tuple[int, str, str]], attached: dict[int, list[Record]],
+                    settings: Settings, model: str) -> list[ChatMessage]:
+    """The prompt from history rows and their files as already read (store.answers.start_answer reads both
+    in the answer's one transaction); image bytes are read only when a vision model gets images."""
+    history = [(role, content) for _, role, content in rows]
     if not attached:
         return build_prompt(history, settings, model=model)
     vision = settings.vision(model)

@@ -84,3 +84,21 @@ class DocumentsCheck:
         if not state.available:
             raise NotConfigured(f"Ask my documents is not available: {state.reason}")
         return self._engine
+
+
+def model_name(engine: str, settings: Settings) -> str:
+    """What an answer of ``engine`` stores as its model."""
+    return {"stream": settings.streaming_model, "context_chat": "context_chat"}.get(engine, "nextcloud")
+
+
+class FailedEngine:
+    """An engine that fails at once with ``error``: for an answer whose row exists when its start fails."""
+
+    name = "failed"
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error if isinstance(error, AppError) else AppError()
+
+    async def stream(self, user_id: str, messages: list[ChatMessage]) -> AsyncIterator[ProviderEvent]:
+        raise self.error
+        yield  # an async generator

@@ -13,12 +13,12 @@ from ..core.settings import ConfigStore, Settings
 from ..store.coordination_memory import MemoryCoordinator
 from ..store.values import Record
 from .answer_store import AnswerStore
+from .context import prompt_of
 from .coordination import Coordinator
-from .engines import Engine
+from .engines import Engine, FailedEngine, model_name
 from .eventlog import EventLog
 from .generation import Generation, answer_key, title_key
 from .persistence import AnswerSaver
-from .prompt import build_prompt
 from .runner import Runner
 from .takeover import Takeover, wait_for_end
 from .titles import title_prompt
@@ -35,10 +35,11 @@ class GenerationManager:
     """
 
     def __init__(self, *, storage: AnswerStore, config: ConfigStore, eventlog: EventLog, engine_for: EngineFor,
-                 coordinator: Coordinator | None = None, save_interval: float = 1.0,
-                 shutdown_grace: float = 10.0) -> None:
+                 coordinator: Coordinator | None = None, save_interval: float = 1.0, shutdown_grace: float = 10.0,
+                 documents_engine_for: EngineFor | None = None) -> None:
         self._storage, self._config, self._log, self._engine_for = storage, config, eventlog, engine_for
         self._save_interval, self._shutdown_grace = save_interval, shutdown_grace
+        self._documents_engine_for = documents_engine_for  # "Ask my documents" (context_chat); None without Nextcloud
         self._coord = coordinator if coordinator is not None else MemoryCoordinator()
         self._saver = AnswerSaver(storage)
         self._runner = Runner(eventlog, self._saver, self._ended)
@@ -52,8 +53,6 @@ class GenerationManager:
         self._coord.on_stop, self._coord.on_lost = self._stop_here, self._lost
         if hasattr(eventlog, "on_lost"):  # a shared log learns it first when another process took an answer over
             eventlog.on_lost = self._lost  # type: ignore[attr-defined]
-
-    # --- lifecycle -------------------------------------------------------------------------------
 
     def start_background(self) -> None:
         self._spawn(self._save_loop(), "generation-saver")
@@ -74,8 +73,7 @@ class GenerationManager:
         await self._saver.retry_unsaved()  # a last try; what still fails is marked interrupted later
         for task in list(self._tasks):
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+        await asyncio.wait(self._tasks, timeout=5) if self._tasks else None
 
     async def _save_loop(self) -> None:
         """Save every running answer's text about once a second (one transaction), so a crash loses a second."""
@@ -84,16 +82,13 @@ class GenerationManager:
             await self._saver.save_progress(list(self._by_key.values()))
             await self._saver.retry_unsaved()
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
-        task = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Awaitable[None], _name: str) -> None:
+        (task := asyncio.ensure_future(coro)).add_done_callback(self._tasks.discard)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     @property
     def active(self) -> int:
         return len(self._by_key)
-
-    # --- look-ups --------------------------------------------------------------------------------
 
     def get(self, key: str) -> Generation | None:
         return self._by_key.get(key)
@@ -118,8 +113,6 @@ class GenerationManager:
     def _owns(self, key: str) -> bool:
         message_id = int(key[1:]) if key[1:].isdigit() else 0
         return key in self._by_key or self._saver.unsaved(message_id) is not None
-
-    # --- starting --------------------------------------------------------------------------------
 
     async def answer(self, user_id: str, session_id: int, human_message_id: int | None = None
                      ) -> Generation | Record:
@@ -158,11 +151,12 @@ class GenerationManager:
         """One transaction, then the provider request: nothing else stands between a reader and the model."""
         try:
             engine = await self._engine_for(settings, user_id)
-            model = settings.streaming_model if engine.name == "stream" else "nextcloud"
+            documents = ("context_chat", "context_chat") if self._documents_engine_for is not None else None
             # The old answer of a regeneration goes in the same transaction as the new one is created, and
             # only once nothing can refuse the new answer: a refused or failed regeneration keeps the old one.
-            start = await self._storage.start_answer(user_id, session_id, human_id, model=model, engine=engine.name,
-                                                     history_limit=max(1, settings.history_length), replaces=replaces)
+            start = await self._storage.start_answer(
+                user_id, session_id, human_id, model=model_name(engine.name, settings), engine=engine.name,
+                history_limit=max(1, settings.history_length), replaces=replaces, documents=documents)
         except BaseException:
             self._spawn(self._release(token, None, user_id, session_id, started=False), "end")
             raise
@@ -172,11 +166,19 @@ class GenerationManager:
             return self.for_message(start.existing["id"]) or start.existing
         message = start.message
         gen = Generation(key=answer_key(message["id"]), kind="answer", user_id=user_id, session_id=session_id,
-                         message_id=message["id"], reply_to=start.human["id"], model=model, engine=engine.name,
-                         deadline=settings.answer_timeout, token=token)
+                         message_id=message["id"], reply_to=start.human["id"], model=message["model"],
+                         engine=message["engine"], deadline=settings.answer_timeout, token=token)
         self._by_session[session_id] = gen
         self._coord.bind(token, gen.key, user_id=user_id, session_id=session_id, message_id=message["id"])
-        self._launch(gen, engine, build_prompt(start.history, settings))
+        try:
+            if message["engine"] == "context_chat" and self._documents_engine_for is not None:
+                engine = await self._documents_engine_for(settings, user_id)  # the session asks its documents
+            prompt = await prompt_of(self._storage, start.history, start.attached, settings,  # type: ignore[arg-type]
+                                     settings.streaming_model if engine.name == "stream" else "")
+        except BaseException as exc:
+            self._launch(gen, FailedEngine(exc), [])  # the row exists: it ends as this error, saved and announced
+            raise
+        self._launch(gen, engine, prompt)
         return gen
 
     async def _attach(self, user_id: str, session_id: int, human_id: int | None, busy: SessionBusy
@@ -187,7 +189,7 @@ class GenerationManager:
             existing = await self._existing(user_id, session_id, human_id)
             if existing is not None:
                 return existing
-            if busy.current is not None:
+            if getattr(busy, "current", None) is not None:
                 break
             await asyncio.sleep(0.05)
         raise SessionBusy()
@@ -250,8 +252,6 @@ class GenerationManager:
         except Exception as exc:  # Redis down: the slots expire with the lease that nobody renews now
             log.warning("could not release %s: %s", key or token, type(exc).__name__)
 
-    # --- stopping --------------------------------------------------------------------------------
-
     async def stop(self, user_id: str, session_id: int, message_id: int) -> Record:
         """Stop the answer to (or of) ``message_id``, in whichever process generates it; keeps the partial
         text as ``cancelled``."""
@@ -296,3 +296,4 @@ class GenerationManager:
         gen.stop_requested = stop
         gen.task.cancel()
         await asyncio.wait([gen.task], timeout=10)
+

@@ -65,12 +65,6 @@ class EmptyMessage(InvalidInput):
 
 class SessionBusy(InvalidInput):
     default_message = "This conversation is already generating an answer"
-    current: str | None
-
-    def __init__(self, message: str | None = None, *, current: str | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        # The event log key of the answer the session is generating (None while it is still starting).
-        self.current = current
 
 
 class NotConfigured(InvalidInput):
@@ -212,13 +206,6 @@ class StorageUnavailable(AppError):
         super().__init__(message, retry_after=retry_after, **kw)
 
 
-class SharedStateUnavailable(StorageUnavailable):
-    """Redis (shared by several processes) cannot be reached: starting, stopping or following an answer of
-    another process waits for it; answers already running go on and are saved."""
-
-    default_message = "The shared state (Redis) is unavailable; try again in a moment"
-
-
 class ShuttingDown(StorageUnavailable):
     default_message = "The app is shutting down, try again in a moment"
 
@@ -263,7 +250,6 @@ ERRORS: dict[type[AppError], tuple[int, str]] = {
     ProviderLimitExceeded: (502, "provider_limit"),
     NextcloudError: (502, "nextcloud_error"),
     StorageUnavailable: (503, "storage_unavailable"),
-    SharedStateUnavailable: (503, "shared_state_unavailable"),
     ShuttingDown: (503, "shutting_down"),
     GenerationFailed: (500, "generation_failed"),
     FileTypeUnsupported: (415, "file_type_unsupported"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,32 +12,45 @@ from ..core.limits import MAX_ID
 from ..core.text import clean_text
 from .database import Database
 from .messages import MESSAGE_COLS, message_by_id, scoped
-from .models import FINAL_STATUSES, messages, sessions
+from .models import FINAL_STATUSES, attachments, messages, sessions
 from .sessions import session_of
 from .values import Record, id_value, int_value, now, record
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerStart:
-    """What ``start_answer`` found or made: the answer already there, or the new one and its history."""
+    """What ``start_answer`` found or made: the answer already there, or the new one with what its prompt
+    is made of (history rows with their ids, the files attached to them, without image bytes)."""
 
     human: Record
     existing: Record | None  # the newest answer to ``human``, when there is one (then nothing was inserted)
     message: Record | None  # the new assistant message (status generating)
-    history: list[tuple[str, str]]
+    history: list[tuple[int, str, str]]  # (id, role, content), oldest first
+    attached: dict[int, list[Record]] = field(default_factory=dict)  # by message id
 
 
 async def _history(conn: AsyncConnection, session_id: int, before_message_id: int, limit: int
-                   ) -> list[tuple[str, str]]:
+                   ) -> list[tuple[int, str, str]]:
     # Failed or still-running answers and empty ones would only confuse the model.
     usable = or_(messages.c.role == "human", and_(
         messages.c.role == "assistant", messages.c.status.in_(("done", "cancelled", "interrupted")),
         messages.c.content != ""))
     rows = await conn.execute(
-        select(messages.c.role, messages.c.content)
+        select(messages.c.id, messages.c.role, messages.c.content)
         .where(messages.c.session_id == session_id, messages.c.id < before_message_id, usable)
         .order_by(messages.c.id.desc()).limit(limit))
-    return [(r.role, r.content) for r in reversed(rows.all())]
+    return [(r.id, r.role, r.content) for r in reversed(rows.all())]
+
+
+async def _attached(conn: AsyncConnection, message_ids: list[int]) -> dict[int, list[Record]]:
+    if not message_ids:
+        return {}
+    rows = await conn.execute(select(*[c for c in attachments.c if c.name != "data"])
+                              .where(attachments.c.message_id.in_(message_ids)).order_by(attachments.c.id))
+    out: dict[int, list[Record]] = {}
+    for row in rows:
+        out.setdefault(row.message_id, []).append(dict(row._mapping))
+    return out
 
 
 async def _human(conn: AsyncConnection, user_id: str, session_id: int, human_id: int | None,
@@ -65,18 +78,17 @@ class AnswerQueries(Database):
     """Bookkeeping of generations: by message id, without user scope (the caller checked it)."""
 
     async def start_answer(self, user_id: str, session_id: int, human_id: int | None, *, history_limit: int,
-                           model: str, engine: str, replaces: int | None = None) -> AnswerStart:
+                           model: str, engine: str, replaces: int | None = None,
+                           documents: tuple[str, str] | None = None) -> AnswerStart:
         """Everything between a reader's request and the provider request, in one transaction: the session
         and the user's message checked, the answer already there found (a reconnecting reader attaches to
-        it), else the history read and the new answer inserted (the one it ``replaces`` deleted with it)."""
+        it), else the history and its files read and the new answer inserted (the one it ``replaces``
+        deleted with it). In a session that asks its documents, the answer is ``documents`` (model, engine)."""
         limit = int_value(history_limit, "limit", 0, MAX_ID)
 
         async def run(conn: AsyncConnection) -> AnswerStart:
-            try:
-                human = await _human(conn, user_id, session_id, human_id, replaces)  # its join checks the session
-            except NotFound:
-                await session_of(conn, user_id, session_id)  # the session is the user's: then say "message"
-                raise
+            session = await session_of(conn, user_id, session_id)
+            human = await _human(conn, user_id, session_id, human_id, replaces)
             if replaces is None:
                 existing = record((await conn.execute(scoped(user_id, session_id).where(
                     messages.c.role == "assistant", messages.c.reply_to == human["id"])
@@ -86,13 +98,15 @@ class AnswerQueries(Database):
             else:
                 await conn.execute(delete(messages).where(messages.c.id == replaces))
             history = await _history(conn, session_id, human["id"] + 1, limit)
+            attached = await _attached(conn, [i for i, role, _ in history if role == "human"])
+            chosen = documents if documents is not None and session.get("context_chat") else (model, engine)
             created = now()
             message = record((await conn.execute(insert(messages).values(
                 session_id=session_id, role="assistant", content="", reasoning="", status="generating",
-                reply_to=human["id"], model=model, engine=engine, timestamp=created, created_at=created,
+                reply_to=human["id"], model=chosen[0], engine=chosen[1], timestamp=created, created_at=created,
                 updated_at=created).returning(*MESSAGE_COLS))).first())
             await conn.execute(update(sessions).where(sessions.c.id == session_id).values(updated_at=created))
-            return AnswerStart(human, None, message, history)
+            return AnswerStart(human, None, message, history, attached)
 
         return await self.run(run, write=True)
 
@@ -101,7 +115,8 @@ class AnswerQueries(Database):
         limit = int_value(limit, "limit", 0, MAX_ID)
 
         async def run(conn: AsyncConnection) -> list[tuple[str, str]]:
-            return await _history(conn, session_id, before_message_id, limit)
+            return [(role, content) for _, role, content in await _history(conn, session_id, before_message_id,
+                                                                            limit)]
 
         return await self.run(run, write=False)
 

@@ -13,6 +13,14 @@ from ..core.errors import RateLimited, SessionBusy, TooManyGenerations
 START_WINDOW = 60.0  # seconds over which max_starts_per_minute counts
 
 
+class Busy(SessionBusy):
+    """The session generates an answer already: ``current`` is its key (None while it is still starting)."""
+
+    def __init__(self, current: str | None) -> None:
+        super().__init__()
+        self.current = current
+
+
 def too_many(running: int) -> TooManyGenerations:
     return TooManyGenerations(f"You already have {running} answers being generated; wait for one to finish",
                               retry_after=5)
@@ -53,7 +61,7 @@ class MemoryCoordinator:
         """
         if session_id is not None and session_id in self._sessions:
             current = self._sessions[session_id]
-            raise SessionBusy(current=None if current.startswith("~") else current)
+            raise Busy(None if current.startswith("~") else current)
         running = self._running.get(user_id, set())
         if max_concurrent > 0 and len(running) >= max_concurrent:
             raise too_many(len(running))

@@ -19,8 +19,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..core.errors import SessionBusy
-from .coordination_memory import too_fast, too_many
+from .coordination_memory import Busy, too_fast, too_many
 from .coordination_scripts import BEGIN, END, REAP, RENEW
 from .redis_hub import RedisHub, raise_if_cancelled
 
@@ -77,7 +76,7 @@ class RedisCoordinator:
         verdict = reply[0].decode()
         if verdict == "busy":
             current = reply[1].decode()
-            raise SessionBusy(current=None if current.startswith("~") else current)
+            raise Busy(None if current.startswith("~") else current)
         if verdict == "too_many":
             raise too_many(int(reply[1]))
         if verdict == "rate":

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from ..core.errors import SharedStateUnavailable
+from ..core.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,12 +30,14 @@ CONTROL_MAXLEN = 1000
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
 
 
+class SharedStateUnavailable(StorageUnavailable):  # 503 + Retry-After; answers already running go on
+    default_message = "The shared state (Redis) is unavailable; try again in a moment"
+
+
 def display(url: str) -> str:
     """``redis://host:port/db`` without credentials, for logs and messages."""
     parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return f"{parts.scheme}://{parts.hostname or 'localhost'}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 def raise_if_cancelled() -> None:

@@ -17,8 +17,8 @@ from ..core.env import AppEnv
 from ..core.limits import EVENTLOG_RETENTION
 from ..core.settings import ConfigStore
 from ..core.tokens import StreamTokens
-from ..nextcloud.server import NextcloudServer
 from ..files.runner import Extractor
+from ..nextcloud.server import NextcloudServer
 from ..providers.taskprocessing import ContextChatEngine, TaskProcessingEngine
 from ..providers.transport import ProviderClient
 from ..store.coordination_memory import MemoryCoordinator
