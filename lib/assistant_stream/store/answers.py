@@ -126,14 +126,7 @@ class AnswerQueries(Database):
         limit = int_value(limit, "limit", 0, MAX_ID)
 
         async def run(conn: AsyncConnection) -> list[tuple[int, str, str]]:
-            usable = or_(messages.c.role == "human", and_(
-                messages.c.role == "assistant", messages.c.status.in_(("done", "cancelled", "interrupted")),
-                messages.c.content != ""))
-            rows = await conn.execute(
-                select(messages.c.id, messages.c.role, messages.c.content)
-                .where(messages.c.session_id == session_id, messages.c.id < before_message_id, usable)
-                .order_by(messages.c.id.desc()).limit(limit))
-            return [(r.id, r.role, r.content) for r in reversed(rows.all())]
+            return await _history(conn, session_id, before_message_id, limit)
 
         return await self.run(run, write=False)
 
