@@ -277,6 +277,12 @@ async def test_secrets_never_reach_the_process_output_at_debug(
                 r = await anon.get(f"http://127.0.0.1:{port}/chat/stream",
                                    params={"sessionId": sid, "messageId": mid, "token": token})
                 assert r.status_code == 200
+                # The parameter's name percent-encoded (the server decodes it to "token"): still
+                # recognised, and still kept out of the access log (issue 16, defect 6).
+                for query in (f"token=&tok%65n={token}", f"tok%65n={token}", f"%74%6f%6b%65%6e={token}",
+                              f"TOKEN={token}&token={token}"):
+                    r = await anon.get(f"http://127.0.0.1:{port}/chat/stream?sessionId={sid}&messageId={mid}&{query}")
+                    assert r.status_code == 200, (query, r.status_code)
             for name in faults:
                 fsid, fmid = await new_chat(c, f"{name} question")
                 events = await stream_text(c, hay, {"sessionId": fsid, "messageId": fmid})

@@ -28,6 +28,9 @@ def user_routes(app: RunningApp) -> list[tuple[str, str]]:
     return [(verb, r.path) for r in all_routes(app.app.routes) if r.path != "/heartbeat" for verb in sorted(r.methods)]
 
 
+DOCUMENTED = ("AUTHORIZATION-APP-API", "EX-APP-ID", "EX-APP-VERSION", "AA-VERSION")
+
+
 def bad_headers() -> dict[str, dict[str, str]]:
     good = appapi_headers("alice")
     return {
@@ -37,6 +40,9 @@ def bad_headers() -> dict[str, dict[str, str]]:
         "malformed base64": {**good, "AUTHORIZATION-APP-API": "%%%not-base64%%%"},
         "no colon": {**good, "AUTHORIZATION-APP-API": base64.b64encode(b"alice").decode()},
         "empty secret": {**good, "AUTHORIZATION-APP-API": base64.b64encode(b"alice:").decode()},
+        # Every header docs/api.md names, missing in turn and empty in turn (AppAPI and HaRP send all four).
+        **{f"no {name}": {k: v for k, v in good.items() if k != name} for name in DOCUMENTED},
+        **{f"empty {name}": {**good, name: ""} for name in DOCUMENTED},
     }
 
 

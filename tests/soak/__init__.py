@@ -1,0 +1,1 @@
+"""The soak: mixed load from many users with kills, restarts and provider stalls (see harness.py)."""
