@@ -22,7 +22,7 @@ DOCKER_BUILD_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install system-deps frontend run test test-fast lint register unregister docker bench interop clean
+.PHONY: help install system-deps frontend run test test-fast lint register unregister docker bench interop clean soak attacks
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -94,6 +94,12 @@ docker: ## build the container image as $(IMAGE) (IMAGE=..., CONTAINER_CLI=docke
 	@[ -n "$(CONTAINER_CLI)" ] || { echo "no docker engine, podman or buildah found: see docs/deployment.md"; exit 1; }
 	$(CONTAINER_CLI) build -t $(IMAGE) $(DOCKER_BUILD_ARGS) .
 	@echo "Built $(IMAGE). To deploy it with AppAPI, push it and register it: docs/deployment.md (The image)"
+
+soak: install ## the long soak: 15 min of 20 users with kills, restarts and a provider stall (SOAK_ARGS=--minutes 30)
+	$(PY) -m tests.soak.run $(SOAK_ARGS)
+
+attacks: install ## measure each attack class (heartbeat, RSS, descriptors, time to a clear error) for docs/reliability.md
+	$(PY) -m tests.soak.attacks
 
 bench: install ## the relay benchmark (writes bench/results/ and docs/performance.md)
 	$(PIP) install -q -e '.[bench]'

@@ -173,6 +173,8 @@ async def measure(target: Target, name: str, attack: Callable[[], Awaitable[tupl
     beater = asyncio.create_task(beat())
     try:
         outcome, clear = await attack()
+    except (httpx.HTTPError, OSError, KeyError, ValueError) as exc:  # the attack broke the app's answer
+        outcome, clear = f"the attacker's request failed: {type(exc).__name__} {exc}", None
     finally:
         stop.set()
         await beater
