@@ -170,7 +170,7 @@ async def test_a_compressed_stream_that_is_not_a_bomb_is_read_exactly(
 async def test_a_compression_the_app_cannot_bound_is_a_clear_error(
         bomb_app: RunningApp, scripted_provider: ScriptedProvider) -> None:
     route_by_prompt(scripted_provider, {"brotli": compressed(b"\x1b\x00\x00\x00garbage", "br"),
-                                        "broken": compressed(b"\x1f\x8b\x08\x00not gzip at all", "gzip")})
+                                        "broken": compressed(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 16, "gzip")})
     c = bomb_app.client("alice")
     for prompt, says in (("brotli", "Content-Encoding br"), ("broken", "could not be decompressed")):
         sid, mid = await new_chat(c, f"{prompt} question")
