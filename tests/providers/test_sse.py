@@ -221,3 +221,15 @@ def test_single_event_reads_after_pending_fields() -> None:
     assert decode(b"data:x\n\n", b"data:\n\n") == [ServerSentEvent("x"), ServerSentEvent("")]
     with pytest.raises(errors.ProviderLimitExceeded):
         decode(b"data: " + b"x" * 100 + b"\n\n", max_line_bytes=50)
+
+
+def test_an_event_of_many_short_data_lines_is_bounded_like_one_long_line() -> None:
+    # Each data: line is far below the limit, but the event never ends (issue 16: 64 MB held).
+    d = SSEDecoder(1000)
+    with pytest.raises(errors.ProviderLimitExceeded, match="event larger than 1000 bytes"):
+        for _ in range(100):
+            d.feed(b"data: " + b"z" * 50 + b"\n")
+    # Up to the limit in total, the lines are one event; the count starts again with the next event.
+    d = SSEDecoder(1000)
+    events = d.feed((b"data: " + b"z" * 49 + b"\n") * 20 + b"\n" + (b"data:" + b"y" * 49 + b"\n") * 20 + b"\n")
+    assert [len(e.data) for e in events] == [20 * 50 - 1, 20 * 50 - 1]

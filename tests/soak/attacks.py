@@ -28,9 +28,10 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.appserver import APP_SECRET, APP_VERSION, ROOT, appapi_headers, free_port, sse_events
-from tests.faults import prompt_of
-from tests.scripted_provider import (
+from tests.support.appserver import APP_SECRET, APP_VERSION, ROOT, appapi_headers
+from tests.support.faults import prompt_of
+from tests.support.ports import free_port
+from tests.support.scripted_provider import (
     HANG,
     RecordedRequest,
     ScriptedProvider,
@@ -39,6 +40,7 @@ from tests.scripted_provider import (
     openai_stream,
     sse,
 )
+from tests.support.sse import sse_events
 
 MIB = 1 << 20
 ROLE = sse(chat_chunk("", role="assistant"))

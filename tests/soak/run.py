@@ -18,7 +18,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from tests.soak.harness import WARM, Soak
+from tests.support.soak import WARM, Soak
 
 
 def accounting(paths: list[Path]) -> str:

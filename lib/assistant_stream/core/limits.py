@@ -9,6 +9,10 @@ MAX_ID = 2**31 - 1
 MAX_TIMESTAMP = 2**53 - 1
 
 # --- what a request may carry --------------------------------------------------------------------------
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers (AppAPI's and a browser's are a few KB)
+HEAD_TIMEOUT = 10.0  # seconds a request head may take to arrive, from the connection or its first byte
+BODY_TIMEOUT = 30.0  # seconds a request body may take to arrive once its head is in
+MAX_USER_ID = 256  # characters of a user id (the column is String(256); SQLite would not enforce it)
 MAX_BODY = 256 * 1024  # bytes of a JSON request body
 MAX_TITLE = 500  # characters of a session title (the column is String(500))
 MAX_CONTENT = 100_000  # characters of one message
@@ -28,6 +32,15 @@ START_WINDOW = 60.0  # seconds over which max_starts_per_minute counts
 MAX_LINE_BYTES = 1_048_576  # one SSE line from a provider: bounded so a peer cannot grow memory forever
 MAX_ERROR_BODY = 64 * 1024  # bytes read of an error response
 MAX_ERROR_DETAIL = 200  # characters of a provider's error message shown to users
+MAX_MODEL_LIST = 1_048_576  # bytes read of a provider's model list (GET /models)
+# A provider body is handed to the decoder at most this many bytes at a time, with a turn of the event
+# loop in between: a large read (or a compressed one, inflated) never blocks the app for long.
+BODY_PIECE = 64 * 1024
+# The app asks for uncompressed answers; one that comes compressed anyway may inflate this far...
+FREE_INFLATE = 4 * 1024 * 1024
+# ...and from then on to at most this many times its compressed size. Whole-body gzip of real streams
+# measured 140-255:1 (the same token over and over); a compression bomb is about 1000:1.
+MAX_INFLATE_RATIO = 500
 
 # --- delivery to browsers --------------------------------------------------------------------------------
 HEARTBEAT = 15.0  # seconds between keep-alive comments: below every common proxy's idle cut (nginx 60 s)

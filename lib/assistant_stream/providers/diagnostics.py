@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from dataclasses import dataclass, field
 
 import httpx
 
 from ..core import errors
 from ..core.events import ChatMessage, Finish, ReasoningDelta, TextDelta
+from ..core.limits import MAX_MODEL_LIST
 from ..core.secrets import redact
 from ..core.settings import Settings
+from .body import read_capped
 from .config import ProviderConfig, provider_config
 from .endpoint import Endpoint, display_url, resolve_endpoint
 from .errors import connect_error
@@ -89,9 +92,16 @@ async def _check_models(client: ProviderClient, config: ProviderConfig, endpoint
     where = display_url(endpoint.models_url)
     try:
         async with asyncio.timeout(config.connect_timeout + 10):
-            r = await client.http.get(endpoint.models_url, headers=endpoint.headers,
-                                      timeout=httpx.Timeout(config.connect_timeout + 10,
-                                                            connect=config.connect_timeout))
+            r = await client.http.send(client.http.build_request(
+                "GET", endpoint.models_url, headers=endpoint.headers,
+                timeout=httpx.Timeout(config.connect_timeout + 10, connect=config.connect_timeout)), stream=True)
+            try:
+                # Read within the body bounds (a huge or compressed list must not cost memory).
+                raw = await read_capped(r, MAX_MODEL_LIST) if r.status_code == 200 else b""
+            except errors.ProviderError:
+                raw = b""
+            finally:
+                await r.aclose()
     except (TimeoutError, httpx.TimeoutException):
         checks["reachable"] = False
         problems.append(f"the AI provider at {where} did not answer within the connect timeout")
@@ -108,7 +118,7 @@ async def _check_models(client: ProviderClient, config: ProviderConfig, endpoint
         return None  # no model list here (404) or it failed: streaming decides
     checks["key_accepted"] = True
     try:
-        data = r.json().get("data")
+        data = json.loads(raw).get("data")
         ids = {str(m.get("id")) for m in data if isinstance(m, dict)}
     except (ValueError, AttributeError, TypeError):
         return None

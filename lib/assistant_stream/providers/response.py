@@ -12,6 +12,7 @@ import httpx
 from ..core import errors
 from ..core.events import ProviderEvent, ReasoningDelta, TextDelta
 from ..core.limits import MAX_ERROR_BODY
+from .body import body_pieces, read_capped
 from .chunks import ChunkParser
 from .config import ProviderConfig
 from .errors import connection_lost, error_detail, error_from_payload, status_error
@@ -25,16 +26,11 @@ class UsageOptionRejected(Exception):
 
 async def read_body(response: httpx.Response, config: ProviderConfig) -> bytes:
     """Up to MAX_ERROR_BODY bytes, waiting at most 10 s (an error page is small and sent at once)."""
-    buf = bytearray()
     try:
         async with asyncio.timeout(min(config.idle_timeout, 10)):
-            async for chunk in response.aiter_bytes():
-                buf += chunk
-                if len(buf) >= MAX_ERROR_BODY:
-                    break
-    except (TimeoutError, httpx.HTTPError):
-        pass  # the status alone is still worth reporting
-    return bytes(buf)
+            return await read_capped(response, MAX_ERROR_BODY)
+    except (TimeoutError, httpx.HTTPError, errors.ProviderError):
+        return b""  # the status alone is still worth reporting
 
 
 async def read_events(response: httpx.Response, config: ProviderConfig, *, sent: dict[str, Any], where: str,
@@ -80,7 +76,7 @@ async def _completion(response: httpx.Response, config: ProviderConfig) -> list[
 async def _stream(response: httpx.Response, config: ProviderConfig, where: str) -> AsyncIterator[ProviderEvent]:
     decoder = SSEDecoder(config.max_line_bytes)
     parser = ChunkParser()
-    stream = response.aiter_bytes()
+    stream = body_pieces(response)
     watchdog = IdleWatchdog(config.first_byte_timeout, config.idle_timeout)
     try:
         async for ev in _events(stream, watchdog, decoder, parser, config, where):
@@ -167,5 +163,5 @@ async def _drain(stream: AsyncIterator[bytes]) -> None:
         async with asyncio.timeout(0.05):
             async for _ in stream:
                 pass
-    except (TimeoutError, httpx.HTTPError):
+    except (TimeoutError, httpx.HTTPError, errors.ProviderError):
         pass

@@ -36,11 +36,12 @@ class SSEDecoder:
     """Feed raw bytes with :meth:`feed`, call :meth:`flush` at EOF; both return completed events.
 
     Follows the WHATWG event-stream rules, except that an unterminated event is dispatched at EOF
-    (providers end streams without the final blank line) and lines longer than ``max_line_bytes``
-    raise :class:`~assistant_stream.core.errors.ProviderLimitExceeded`.
+    (providers end streams without the final blank line), and lines or events (all their ``data:``
+    lines together) longer than ``max_line_bytes`` raise
+    :class:`~assistant_stream.core.errors.ProviderLimitExceeded`.
     """
 
-    __slots__ = ("_data", "_event", "_last_id", "_max", "_partial", "_retry", "_skip_lf", "_started")
+    __slots__ = ("_data", "_event", "_last_id", "_max", "_partial", "_retry", "_size", "_skip_lf", "_started")
 
     def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self._max = max_line_bytes
@@ -51,6 +52,8 @@ class SSEDecoder:
         self._skip_lf = False
         self._started = False
         self._data: list[bytes] = []
+        # Bytes in _data: an event of a million short data: lines must be bounded like one long line.
+        self._size = 0
         self._event: bytes | None = None
         self._retry: int | None = None
         self._last_id: str | None = None
@@ -173,6 +176,11 @@ class SSEDecoder:
         raise ProviderLimitExceeded(
             f"The AI provider sent a stream line longer than {self._max} bytes")
 
+    def _too_big(self) -> None:
+        self._data = []
+        self._size = 0
+        raise ProviderLimitExceeded(f"The AI provider sent a stream event larger than {self._max} bytes")
+
     def _line(self, line: bytes) -> ServerSentEvent | None:
         # Hot path first: nearly every line of an OpenAI stream is "data: {...}" or blank.
         if line.startswith(b"data:"):
@@ -180,6 +188,9 @@ class SSEDecoder:
             if value[:1] == b" ":
                 value = value[1:]
             self._data.append(value)
+            self._size += len(value) + 1
+            if self._size > self._max:
+                self._too_big()
             return None
         if not line:
             data = self._data
@@ -191,6 +202,7 @@ class SSEDecoder:
             event = self._event.decode("utf-8", "replace") if self._event else "message"
             ev = ServerSentEvent(text, event, self._last_id, self._retry)
             self._data = []
+            self._size = 0
             self._event = None
             self._retry = None
             return ev
@@ -203,6 +215,9 @@ class SSEDecoder:
             self._event = value
         elif name == b"data":  # a bare "data" line (no colon) is an empty data line
             self._data.append(value)
+            self._size += len(value) + 1
+            if self._size > self._max:
+                self._too_big()
         elif name == b"id":
             if b"\0" not in value:  # the spec ignores ids containing NUL
                 self._last_id = value.decode("utf-8", "replace")

@@ -13,6 +13,7 @@ from .. import APP_ID
 from ..core import errors
 from ..core.events import ChatMessage, Finish, ProviderEvent, Sources, TextDelta
 from ..core.limits import MAX_TASK_POLL_FAILURES, TASK_MAX_WAIT
+from ..core.text import clean_text
 from ..nextcloud.taskprocessing import (
     STATUS_CANCELLED,
     STATUS_FAILED,
@@ -167,5 +168,5 @@ def _failure_message(task: dict, status: int, what: str = "text processing") -> 
     # Nextcloud <= 32 keeps the provider's error message to itself; newer versions may send it.
     message = task.get("errorMessage")
     if isinstance(message, str) and message.strip():
-        return f"Nextcloud's {what} failed: {message.strip()[:500]}"
+        return f"Nextcloud's {what} failed: {clean_text(message.strip()[:500])}"
     return f"Nextcloud's {what} failed (see the Nextcloud log for the provider's error)"

@@ -13,6 +13,7 @@ from .. import __version__
 from ..core import errors
 from ..core.events import ChatMessage, ProviderEvent, ReasoningDelta, TextDelta
 from ..core.secrets import redact
+from ..core.text import clean_text
 from .aiohttp_transport import StreamTransport
 from .config import ProviderConfig
 from .endpoint import Endpoint, display_url, resolve_endpoint
@@ -36,7 +37,8 @@ class ProviderClient:
             follow_redirects=False,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=256,
                                 keepalive_expiry=30),
-            headers={"User-Agent": f"assistant_stream/{__version__}"},
+            # Uncompressed answers only: a compressed one is read through providers/body.py's bounds.
+            headers={"User-Agent": f"assistant_stream/{__version__}", "Accept-Encoding": "identity"},
         )
         # Chat URLs that rejected stream_options: asked again without it from then on.
         self._no_usage_option: set[str] = set()
@@ -73,8 +75,9 @@ class ProviderClient:
                 self._no_usage_option.add(endpoint.chat_url)
                 continue
             except errors.ProviderError as exc:
-                # Last line of defence: whatever path built the message, the key never leaves.
-                exc.message = redact(exc.message, config.api_key)
+                # Last line of defence: whatever path built the message, the key never leaves; and the
+                # provider's own words in it are clean text (no NUL, no lone surrogate) like its answers.
+                exc.message = clean_text(redact(exc.message, config.api_key))
                 exc.args = (exc.message,)
                 if yielded:
                     exc.partial = True

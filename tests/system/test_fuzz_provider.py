@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from tests.appserver import RunningApp, sse_events
-from tests.conftest import API_KEY, AppFactory
-from tests.faults import prompt_of
-from tests.scripted_provider import DROP, RecordedRequest, ScriptedProvider, ScriptedResponse
-from tests.test_api_chat import new_chat
+from tests.support.appserver import API_KEY, AppFactory, RunningApp
+from tests.support.chat import new_chat
+from tests.support.faults import prompt_of
+from tests.support.scripted_provider import DROP, RecordedRequest, ScriptedProvider, ScriptedResponse
+from tests.support.sse import sse_events
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 SEED = os.environ.get("FUZZ_SEED")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.soak.harness import Soak
+from tests.support.soak import Soak
 
 
 async def test_short_soak(tmp_path: Path) -> None:

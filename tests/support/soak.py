@@ -22,9 +22,11 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.appserver import APP_SECRET, APP_VERSION, ROOT, appapi_headers, free_port, sse_events
-from tests.faults import prompt_of
-from tests.scripted_provider import RecordedRequest, ScriptedProvider, ScriptedResponse, openai_stream
+from tests.support.appserver import APP_SECRET, APP_VERSION, ROOT, appapi_headers
+from tests.support.faults import prompt_of
+from tests.support.ports import free_port
+from tests.support.scripted_provider import RecordedRequest, ScriptedProvider, ScriptedResponse, openai_stream
+from tests.support.sse import sse_events
 
 MIB = 1 << 20
 # Seconds after a (re)start until memory is warm: the event log keeps each finished answer for 300 s

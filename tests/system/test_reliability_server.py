@@ -16,7 +16,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.appserver import appapi_headers, free_port, spawn_app
+from tests.support.appserver import appapi_headers, spawn_app
+from tests.support.ports import free_port
 
 MIB = 1 << 20
 
