@@ -54,6 +54,7 @@ class Generation:
     stop_requested: bool = False
     dirty: bool = False
     finished: bool = False  # saved and announced: readers may now rely on the database
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # set with ``finished``
     task: asyncio.Task[None] | None = None
     token: str = ""  # the coordinator's name for this start (its slot in the user's limits)
 

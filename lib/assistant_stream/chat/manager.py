@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from ..core.errors import MessageNotFound, NothingToTitle, RateLimited, SessionBusy, ShuttingDown
 from ..core.events import ChatMessage
-from ..core.limits import TITLE_CONTEXT_MESSAGES
+from ..core.limits import STOP_WAIT, TITLE_CONTEXT_MESSAGES
 from ..core.settings import ConfigStore, Settings
 from ..store.coordination_memory import MemoryCoordinator
 from ..store.values import Record
@@ -263,8 +264,14 @@ class GenerationManager:
             message = answer
         key = answer_key(message["id"])
         gen = self._by_key.get(key)
-        if gen is not None and gen.running:
-            await self._cancel(gen, stop=True)
+        if gen is not None and not gen.finished:
+            if gen.running:
+                await self._cancel(gen, stop=True)
+            # The end is saved by a step shielded from the cancellation, which may still be running when
+            # the task is already done (the answer had ended and its final save was under way): answer
+            # with the row it writes, never with the "generating" one it is about to replace.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gen.ended.wait(), STOP_WAIT)
             if gen.final_message is not None:
                 return gen.final_message
         elif message["status"] == "generating" and await self._coord.request_stop(key):

@@ -116,4 +116,5 @@ class Runner:
                              AnswerView.of_generation(gen, ended=True))
             self._log.close(gen.key)
             gen.finished = True
+            gen.ended.set()
             self._on_end(gen)

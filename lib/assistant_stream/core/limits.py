@@ -27,6 +27,7 @@ TITLE_MAX_CHARS = 120  # characters of a generated title
 TITLE_CONTEXT_MESSAGES = 4  # newest messages a title is generated from
 TITLE_CONTEXT_CHARS = 2000  # characters of each of them
 START_WINDOW = 60.0  # seconds over which max_starts_per_minute counts
+STOP_WAIT = 20.0  # seconds a stop waits for the stopped answer's end to be saved (the save retries)
 
 # --- provider streams --------------------------------------------------------------------------------
 MAX_LINE_BYTES = 1_048_576  # one SSE line from a provider: bounded so a peer cannot grow memory forever
