@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from assistant_stream.__main__ import RedactTokens, container_cpus, worker_count
 from assistant_stream.core.env import AppEnv
 
@@ -17,6 +19,20 @@ def test_stream_tokens_are_redacted_from_access_log_lines() -> None:
                                ("127.0.0.1", "GET", "/chat/stream?sessionId=1&token=abc.def&x=1", "1.1", 200), None)
     assert RedactTokens().filter(record) is True
     assert record.getMessage() == '127.0.0.1 - "GET /chat/stream?sessionId=1&token=***&x=1 HTTP/1.1" 200'
+
+
+@pytest.mark.parametrize(("query", "logged"), [
+    ("token=&tok%65n=abc.def", "token=&tok%65n=***"),  # issue 16: the app decodes tok%65n to token
+    ("%74%6F%6B%65%6E=abc.def&x=1", "%74%6F%6B%65%6E=***&x=1"),
+    ("TOKEN=abc.def&token=abc.def", "TOKEN=***&token=***"),
+    ("tokens=keep&xtoken=keep&token", "tokens=keep&xtoken=keep&token"),
+])
+def test_tokens_are_redacted_by_their_decoded_name(query: str, logged: str) -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1", "GET", f"/chat/stream?{query}", "1.1", 200), None)
+    assert RedactTokens().filter(record) is True
+    assert record.getMessage() == f'127.0.0.1 - "GET /chat/stream?{logged} HTTP/1.1" 200'
+    assert "abc.def" not in record.getMessage()
 
 
 async def test_local_mode_refuses_to_listen_beyond_loopback() -> None:

@@ -6,15 +6,27 @@ import logging
 import logging.config
 import math
 import os
-import re
 import sys
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import uvicorn
 
 from .core.env import AppEnv
 
-_TOKEN = re.compile(r"(token=)[^&\s\"]+")
+
+def redact_query(text: str) -> str:
+    """``text`` (a path with its query) with the value of every parameter named ``token`` replaced, by the
+    decoded name as the app reads it (``tok%65n=`` is ``token=``)."""
+    path, sep, query = text.partition("?")
+    if not sep:
+        return text
+    parts = query.split("&")
+    for i, part in enumerate(parts):
+        name, eq, value = part.partition("=")
+        if eq and value and unquote_plus(name).strip().lower() == "token":
+            parts[i] = f"{name}=***"
+    return path + sep + "&".join(parts)
 
 
 class RedactTokens(logging.Filter):
@@ -22,7 +34,7 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            record.args = tuple(_TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(redact_query(a) if isinstance(a, str) and "?" in a else a for a in record.args)
         return True
 
 

@@ -408,4 +408,5 @@ async def test_a_user_id_longer_than_the_column_is_refused(app_factory: AppFacto
         assert _no_cache(r)
     assert r.json()["session"]["user_id"] == "é" * 200
     r = await anon.get("/chat/sessions", headers=appapi_headers("u" * 5000))
-    assert r.status_code == 400 and r.json()["code"] == "invalid_user", r.text
+    assert r.status_code == 400 and r.json()["code"] == "invalid_parameter", r.text
+    assert "longer than 256" in r.json()["error"]

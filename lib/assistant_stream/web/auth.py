@@ -8,11 +8,13 @@ import hmac
 import ipaddress
 import json
 import logging
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..core.caller import SCOPE_KEY, Caller, CallerKind
-from ..core.errors import NotAuthenticated, render_http
+from ..core.errors import AppError, InvalidParameter, NotAuthenticated, render_http
+from ..core.limits import MAX_USER_ID
 from .routes import PUBLIC_PATHS, TOKEN_PATHS
 
 log = logging.getLogger(__name__)
@@ -70,12 +72,16 @@ class AppAPIAuthMiddleware:
         auth = headers.get("authorization-app-api")
         if auth is not None:
             user = self._check(headers, auth)
+            if user is not None and len(user) > MAX_USER_ID:
+                # The column holds MAX_USER_ID characters and SQLite would not enforce it.
+                await _error(send, InvalidParameter(f"The user id is longer than {MAX_USER_ID} characters"))
+                return
             if user is not None:
                 scope[SCOPE_KEY] = Caller(CallerKind.APPAPI, user)
                 await self.app(scope, receive, send)
                 return
             log.warning("AppAPI authentication failed for %s %s", scope.get("method", ""), path)
-        elif path in TOKEN_PATHS and b"token=" in scope.get("query_string", b""):
+        elif path in TOKEN_PATHS and has_token(scope.get("query_string", b"")):
             scope[SCOPE_KEY] = Caller(CallerKind.TOKEN, None)
             await self.app(scope, receive, send)
             return
@@ -83,7 +89,7 @@ class AppAPIAuthMiddleware:
             scope[SCOPE_KEY] = Caller(CallerKind.LOCAL, LOCAL_USER)
             await self.app(scope, receive, send)
             return
-        await _unauthorized(send)
+        await _error(send, NotAuthenticated())
 
     def _check(self, headers: dict[str, str], auth: str) -> str | None:
         parsed = parse_authorization(auth)
@@ -93,11 +99,21 @@ class AppAPIAuthMiddleware:
         # Compare everything, then decide: the time taken does not tell which part was wrong.
         ok_secret = hmac.compare_digest(secret.encode(), self._secret) and bool(self._secret)
         ok_app = hmac.compare_digest(headers.get("ex-app-id", "").encode(), self._app_id)
-        return user if ok_secret and ok_app else None
+        # AppAPI (and HaRP, which adds the same headers) always sends both versions; docs/api.md requires
+        # them. Their values are not compared: an app being upgraded must keep answering.
+        ok_versions = bool(headers.get("ex-app-version")) and bool(headers.get("aa-version"))
+        return user if ok_secret and ok_app and ok_versions else None
 
 
-async def _unauthorized(send: Send) -> None:
-    error = render_http(NotAuthenticated())
+def has_token(query_string: bytes) -> bool:
+    """Whether the query carries a non-empty ``token``, by the decoded name (``tok%65n`` is ``token``),
+    exactly as the route will read it."""
+    return any(name == "token" and value
+               for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+
+
+async def _error(send: Send, exc: AppError) -> None:
+    error = render_http(exc)
     body = json.dumps(error.body).encode()
     await send({"type": "http.response.start", "status": error.status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
