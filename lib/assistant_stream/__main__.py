@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 import uvicorn
 
 from .core.env import AppEnv
+from .web.protocol import BoundedHttpToolsProtocol
 
 
 def redact_query(text: str) -> str:
@@ -87,8 +88,10 @@ def main() -> None:
             env.app_host, env.app_port)
     # Open streams get 4 s to end, then generations 5 s (web/app.py): 9 s, inside Docker's default 10 s stop
     # timeout, after which a SIGKILL would leave only the last saved second of an answer.
+    # http: request heads and bodies bounded in size and arrival time (web/protocol.py), which no uvicorn
+    # option does.
     kwargs: dict = {"factory": True, "log_config": config, "timeout_graceful_shutdown": 4,
-                    "lifespan": "on", "proxy_headers": False, "workers": workers}
+                    "lifespan": "on", "proxy_headers": False, "workers": workers, "http": BoundedHttpToolsProtocol}
     if env.under_harp:
         sock = os.environ.get("HP_EXAPP_SOCK", "/tmp/exapp.sock")  # noqa: S108 (HaRP/nc_py_api convention)
         uvicorn.run("assistant_stream.web.app:create_app", uds=sock, **kwargs)

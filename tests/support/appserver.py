@@ -17,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from assistant_stream.web.app import create_app
+from assistant_stream.web.protocol import BoundedHttpToolsProtocol
 from assistant_stream.web.services import Services
 from tests.support.ports import free_port
 
@@ -80,8 +81,9 @@ async def start_app(environ: dict[str, str], **create_kwargs: Any) -> RunningApp
     port = free_port()
     environ = {**environ, "APP_PORT": str(port)}
     app = create_app(environ=environ, **create_kwargs)
+    # The server's HTTP protocol as `python -m assistant_stream` runs it (request heads bounded).
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None,
-                            access_log=False, timeout_graceful_shutdown=5)
+                            access_log=False, timeout_graceful_shutdown=5, http=BoundedHttpToolsProtocol)
     server = uvicorn.Server(config)
     # The test loop owns the signals; uvicorn must not install its own handlers.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

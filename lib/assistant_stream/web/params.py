@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from ..core.errors import AppError, InvalidJson, InvalidParameter, MissingParameter, TooLarge, TooLong
-from ..core.limits import MAX_BODY, MAX_ID
+from ..core.errors import (
+    AppError,
+    InvalidInput,
+    InvalidJson,
+    InvalidParameter,
+    MissingParameter,
+    RequestTimeout,
+    TooLarge,
+    TooLong,
+)
+from ..core.limits import BODY_TIMEOUT, MAX_BODY, MAX_ID
 from ..core.text import clean_text
 
 # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then rejects or reinterprets.
@@ -90,11 +100,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
     length = request.headers.get("content-length")
     if length is not None and _DIGITS.fullmatch(length) and int(length) > MAX_BODY:
         raise TooLarge(f"Request body over {MAX_BODY // 1024} KB")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise TooLarge(f"Request body over {MAX_BODY // 1024} KB")
+    raw = await _read_body(request)
     if not raw.strip():
         return {}
     try:
@@ -104,6 +110,23 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidJson("The request body must be a JSON object")
     return body
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, at most MAX_BODY bytes, arriving within BODY_TIMEOUT (a body sent a byte at a time must
+    not hold a connection and a task for ever)."""
+    raw = bytearray()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                raw += chunk
+                if len(raw) > MAX_BODY:
+                    raise TooLarge(f"Request body over {MAX_BODY // 1024} KB")
+    except TimeoutError:
+        raise RequestTimeout(f"The request body did not arrive within {BODY_TIMEOUT:g} s") from None
+    except ClientDisconnect:
+        raise InvalidInput("The request body was cut off") from None  # nobody is left to answer
+    return bytes(raw)
 
 
 _TRUE = ("1", "true", "yes", "on")
