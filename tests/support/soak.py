@@ -500,7 +500,9 @@ class Soak:
     def _compare(self, a: Answer, stored: dict[str, Any]) -> None:
         full = intended(a.prompt)
         status, content = stored["status"], stored["content"]
-        if a.assembled is not None and a.aid == stored["id"] and content != a.assembled:
+        if status == "interrupted" and a.assembled is not None and a.assembled.startswith(content):
+            pass  # cut off by a SIGKILL: the reader saw up to a save interval (1 s) more than was stored
+        elif a.assembled is not None and a.aid == stored["id"] and content != a.assembled:
             self.report.problems.append(f"{a.how} {a.prompt}: stored {len(content)} chars, reader assembled "
                                         f"{len(a.assembled)} ({status}/{a.reader_status})")
         if status == "done" and content != full:
