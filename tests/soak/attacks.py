@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import zlib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import psutil
 from tests.support.appserver import APP_SECRET, APP_VERSION, ROOT, appapi_headers
 from tests.support.faults import prompt_of
 from tests.support.ports import free_port
+from tests.support.rawclient import Raw, connect
 from tests.support.scripted_provider import (
     HANG,
     RecordedRequest,
@@ -301,52 +303,53 @@ def attacks(t: Target) -> dict[str, Callable[[], Awaitable[tuple[str, float | No
         return "; ".join(out), took
 
     async def header_flood() -> tuple[str, float | None]:
-        conns = [await asyncio.open_connection("127.0.0.1", t.port) for _ in range(6)]
+        conns = [await connect(t.port) for _ in range(6)]
         began = time.monotonic()
 
-        async def flood(writer: asyncio.StreamWriter) -> int:
+        async def flood(conn: Raw) -> int:
             sent = 0
-            with contextlib.suppress(ConnectionError):
-                writer.write(b"GET /heartbeat HTTP/1.1\r\nHost: x\r\nX-Flood: ")
-                for _ in range(32 * 16):
-                    writer.write(b"a" * 65536)
-                    await writer.drain()
-                    sent += 65536
+            await conn.send(b"GET /heartbeat HTTP/1.1\r\nHost: x\r\nX-Flood: ")
+            for _ in range(32 * 16):
+                if not await conn.send(b"a" * 65536):
+                    break
+                sent += 65536
             return sent
 
-        sent = await asyncio.gather(*(flood(w) for _r, w in conns))
-        replies = [await read_all(r, 15) for r, _w in conns]
+        sent = await asyncio.gather(*(flood(c) for c in conns))
+        closed = [await c.wait_closed(60) for c in conns]
         took = time.monotonic() - began
-        for _r, w in conns:
-            w.close()
-        codes = sorted({(r.split(b" ")[1].decode() if r.startswith(b"HTTP/") else "closed") for r in replies})
-        return (f"6 x 32 MiB head: {', '.join(codes)}; up to {max(sent) / MIB:.1f} MiB sent before the server "
-                f"hung up"), took
+        codes = sorted({bytes(c.data).split(b" ")[1].decode() if c.data.startswith(b"HTTP/") else "no answer"
+                        for c in conns})
+        for c in conns:
+            if c.transport is not None:
+                c.transport.abort()
+        return (f"6 x 32 MiB head: {', '.join(codes)}, {sum(closed)} of 6 closed by the server; at most "
+                f"{max(sent) / MIB:.1f} MiB written (into socket buffers) before it hung up"), took
 
     async def slowloris() -> tuple[str, float | None]:
-        conns = [await asyncio.open_connection("127.0.0.1", t.port) for _ in range(200)]
+        conns = [await connect(t.port) for _ in range(200)]
         began = time.monotonic()
-        for i, (_r, w) in enumerate(conns):
-            if i % 2:
-                w.write(b"GET /heartbeat HTTP/1.1\r\nHost: x\r\nX-Slow: ")
 
-        async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, talk: bool) -> float | None:
-            reading = asyncio.create_task(read_all(reader, 70))
-            while not reading.done() and time.monotonic() - began < 70:
+        async def trickle(conn: Raw, talk: bool) -> float | None:
+            if talk:
+                await conn.send(b"GET /heartbeat HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            while time.monotonic() - began < 70:
+                if await conn.wait_closed(1):
+                    return time.monotonic() - began
                 if talk:
-                    with contextlib.suppress(ConnectionError):
-                        writer.write(b"x")
-                        await writer.drain()
-                await asyncio.wait([reading], timeout=1)
-            return time.monotonic() - began if reading.done() and time.monotonic() - began < 70 else None
+                    await conn.send(b"x")
+            return None
 
-        closed = await asyncio.gather(*(trickle(r, w, bool(i % 2)) for i, (r, w) in enumerate(conns)))
-        for _r, w in conns:
-            w.close()
+        closed = await asyncio.gather(*(trickle(c, bool(i % 2)) for i, c in enumerate(conns)))
+        codes = Counter(bytes(c.data).split(b" ")[1].decode() if c.data.startswith(b"HTTP/") else "none"
+                        for c in conns)
+        for c in conns:
+            if c.transport is not None:
+                c.transport.abort()
         done = [c for c in closed if c is not None]
         if len(done) < len(conns):
             return f"{len(conns) - len(done)} of 200 connections still open after 70 s", None
-        return "100 trickling + 100 silent connections, all closed by the server (408)", max(done)
+        return f"100 trickling + 100 silent connections, all closed by the server; answers {dict(codes)}", max(done)
 
     async def percent_names() -> tuple[str, float | None]:
         async with t.client() as c:
@@ -373,15 +376,6 @@ def attacks(t: Target) -> dict[str, Callable[[], Awaitable[tuple[str, float | No
 def gzip_json(obj: Any) -> bytes:
     c = zlib.compressobj(6, zlib.DEFLATED, 31)
     return c.compress(json.dumps(obj).encode()) + c.flush()
-
-
-async def read_all(reader: asyncio.StreamReader, timeout: float) -> bytes:
-    data = b""
-    with contextlib.suppress(TimeoutError, ConnectionError):
-        async with asyncio.timeout(timeout):
-            while chunk := await reader.read(65536):
-                data += chunk
-    return data
 
 
 async def main(only: list[str]) -> None:
