@@ -183,3 +183,21 @@ async def test_a_json_body_is_not_taken_for_the_file(app_factory: AppFactory) ->
     sid = await new_session(c)
     r = await c.post("/chat/upload_file", params={"sessionId": sid, "name": "a.txt"}, json={"sessionId": sid})
     assert r.status_code == 400 and "application/octet-stream" in r.json()["error"]
+
+
+async def test_an_upload_that_stops_arriving_is_408_and_the_connection_closed(
+        app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant_stream.web import api_files
+
+    monkeypatch.setattr(api_files, "BODY_TIMEOUT", 0.3)
+    app: RunningApp = await app_factory()
+    sid = await new_session(app.client("alice"))
+    port = int(app.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = "".join(f"{k}: {v}\r\n" for k, v in appapi_headers("alice").items())
+    writer.write(f"POST /chat/upload_file?sessionId={sid}&name=a.txt HTTP/1.1\r\nHost: x\r\n{head}"
+                 "Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\nthe first bytes".encode())
+    reply = await asyncio.wait_for(reader.read(), 10)  # returns at EOF: answered, then closed
+    writer.close()
+    assert reply.startswith(b"HTTP/1.1 408 "), reply[:300]
+    assert b'"code":"request_timeout"' in reply.replace(b" ", b"")
