@@ -29,8 +29,6 @@ function titles() {
 		not_authenticated: t('assistant_stream', 'You are not logged in any more.'),
 		not_found: t('assistant_stream', 'This conversation or message does not exist any more.'),
 		too_large: t('assistant_stream', 'The message is too long.'),
-		request_head_too_large: t('assistant_stream', 'The request was too large.'),
-		request_timeout: t('assistant_stream', 'The request took too long to arrive.'),
 		internal_error: t('assistant_stream', 'Something went wrong in the Assistant Stream app.'),
 		bad_request: t('assistant_stream', 'The request was not understood.'),
 		missing_parameter: t('assistant_stream', 'The request was incomplete.'),

@@ -187,9 +187,9 @@ async def test_a_json_body_is_not_taken_for_the_file(app_factory: AppFactory) ->
 
 async def test_an_upload_that_stops_arriving_is_408_and_the_connection_closed(
         app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    from assistant_stream.web import api_files
+    from assistant_stream.web import protocol
 
-    monkeypatch.setattr(api_files, "BODY_TIMEOUT", 0.3)
+    monkeypatch.setattr(protocol, "BODY_TIMEOUT", 0.3)
     app: RunningApp = await app_factory()
     sid = await new_session(app.client("alice"))
     port = int(app.url.rsplit(":", 1)[1])

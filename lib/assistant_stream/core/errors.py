@@ -113,14 +113,6 @@ class TooLong(TooLarge):
     default_message = "A parameter is too long"
 
 
-class RequestHeadTooLarge(AppError):
-    default_message = "The request line and headers are too large"
-
-
-class RequestTimeout(AppError):
-    default_message = "The request did not arrive in time"
-
-
 class RateLimited(AppError):
     default_message = "Too many requests"
 
@@ -245,8 +237,6 @@ ERRORS: dict[type[AppError], tuple[int, str]] = {
     MethodNotAllowed: (405, "http_405"),
     TooLarge: (413, "too_large"),
     TooLong: (413, "too_long"),
-    RequestTimeout: (408, "request_timeout"),
-    RequestHeadTooLarge: (431, "request_head_too_large"),
     RateLimited: (429, "rate_limited"),
     TooManyGenerations: (429, "too_many_generations"),
     ProviderError: (502, "provider_error"),

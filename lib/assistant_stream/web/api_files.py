@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import ClientDisconnect
 
-from ..core.errors import FileTooLarge, InvalidInput, InvalidParameter, RequestTimeout
-from ..core.limits import BODY_TIMEOUT, MAX_FILE_NAME, MAX_FILE_PATH, MAX_ID
+from ..core.errors import FileTooLarge, InvalidInput, InvalidParameter
+from ..core.limits import MAX_FILE_NAME, MAX_FILE_PATH, MAX_ID
 from . import schemas as sc
 from .endpoint import Call, route
 from .params import P, session_id
@@ -53,23 +52,15 @@ async def _read_body(call: Call, limit: int) -> bytes:
         raise FileTooLarge(f"The file is {int(length) / 1e6:.1f} MB; files up to {limit / 1e6:.1f} MB can be attached")
     chunks: list[bytes] = []
     size = 0
-    stream = call.request.stream()
-    while True:
-        try:
-            # A file may take long on a slow link, but a body that stops arriving must not hold the
-            # connection and this task for ever: BODY_TIMEOUT without a byte ends it.
-            async with asyncio.timeout(BODY_TIMEOUT):
-                chunk = await anext(stream)
-        except StopAsyncIteration:
-            return b"".join(chunks)
-        except TimeoutError:
-            raise RequestTimeout(f"The file stopped arriving for {BODY_TIMEOUT:g} s") from None
-        except ClientDisconnect:
-            raise InvalidInput("The upload was cut off") from None
-        size += len(chunk)
-        if size > limit:
-            raise FileTooLarge(f"The file is larger than the {limit / 1e6:.1f} MB that can be attached")
-        chunks.append(chunk)
+    try:
+        async for chunk in call.request.stream():  # one that stops arriving is cut off by web/protocol.py
+            size += len(chunk)
+            if size > limit:
+                raise FileTooLarge(f"The file is larger than the {limit / 1e6:.1f} MB that can be attached")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise InvalidInput("The upload was cut off") from None  # nobody is left to answer
+    return b"".join(chunks)
 
 
 @route(router, "DELETE", "/chat/delete_attachment", [P("attachmentId", maximum=MAX_ID)], ok=sc.EMPTY_SCHEMA)

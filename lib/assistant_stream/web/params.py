@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -17,11 +16,10 @@ from ..core.errors import (
     InvalidJson,
     InvalidParameter,
     MissingParameter,
-    RequestTimeout,
     TooLarge,
     TooLong,
 )
-from ..core.limits import BODY_TIMEOUT, MAX_BODY, MAX_ID
+from ..core.limits import MAX_BODY, MAX_ID
 from ..core.text import clean_text
 
 # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then rejects or reinterprets.
@@ -113,17 +111,13 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 
 async def _read_body(request: Request) -> bytes:
-    """The body, at most MAX_BODY bytes, arriving within BODY_TIMEOUT (a body sent a byte at a time must
-    not hold a connection and a task for ever)."""
+    """The body, at most MAX_BODY bytes (one that stops arriving is cut off by web/protocol.py)."""
     raw = bytearray()
     try:
-        async with asyncio.timeout(BODY_TIMEOUT):
-            async for chunk in request.stream():
-                raw += chunk
-                if len(raw) > MAX_BODY:
-                    raise TooLarge(f"Request body over {MAX_BODY // 1024} KB")
-    except TimeoutError:
-        raise RequestTimeout(f"The request body did not arrive within {BODY_TIMEOUT:g} s") from None
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise TooLarge(f"Request body over {MAX_BODY // 1024} KB")
     except ClientDisconnect:
         raise InvalidInput("The request body was cut off") from None  # nobody is left to answer
     return bytes(raw)
