@@ -11,7 +11,8 @@ MAX_TIMESTAMP = 2**53 - 1
 # --- what a request may carry --------------------------------------------------------------------------
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers (AppAPI's and a browser's are a few KB)
 HEAD_TIMEOUT = 10.0  # seconds a request head may take to arrive, from the connection or its first byte
-BODY_TIMEOUT = 30.0  # seconds a request body may take to arrive once its head is in
+BODY_TIMEOUT = 20.0  # seconds a request body may take once its head is in, plus a second per...
+MIN_BODY_RATE = 500  # ...this many bytes received (Apache's RequestReadTimeout body=20,MinRate=500)
 MAX_USER_ID = 256  # characters of a user id (the column is String(256); SQLite would not enforce it)
 MAX_BODY = 256 * 1024  # bytes of a JSON request body
 MAX_TITLE = 500  # characters of a session title (the column is String(500))

@@ -7,8 +7,9 @@
 # no option bounds the time. So `python -m assistant_stream` (`make run`, the container) serves with this
 # subclass. A refusal happens below the app, like uvicorn's own "400 Invalid HTTP request", so it is
 # written here, in the app's error shape: 431 for a head over MAX_HEAD_BYTES, 408 for a head not complete
-# HEAD_TIMEOUT after the connection opened (or after its first byte, on a kept-alive connection) or a body
-# that sends nothing for BODY_TIMEOUT while the app waits for it; then the connection is closed.
+# HEAD_TIMEOUT after the connection opened (or after its first byte, on a kept-alive connection), or a body
+# slower than Apache's RequestReadTimeout default (BODY_TIMEOUT, plus a second per MIN_BODY_RATE bytes
+# received) while the app waits for it; then the connection is closed.
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ..core.limits import BODY_TIMEOUT, HEAD_TIMEOUT, MAX_HEAD_BYTES
+from ..core.limits import BODY_TIMEOUT, HEAD_TIMEOUT, MAX_HEAD_BYTES, MIN_BODY_RATE
 
 LINGER = 1.0  # seconds a refused client has to read the answer before the connection is dropped
 # A request answered before its body arrived (a 413 on a too-large upload): the rest of the body is read
@@ -38,6 +39,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_read = 0  # bytes read while a head was incomplete
         self._head_size = 0  # request target and header fields parsed so far
         self._refused = False
+        self._body_deadline = 0.0  # loop time by which the body must be complete (it grows as bytes come)
         self._drain_left: int | None = None  # body bytes still accepted after an early answer
         self._drain_timer: asyncio.TimerHandle | None = None
 
@@ -106,6 +108,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_size > MAX_HEAD_BYTES:  # a head that arrived whole within one large read
             self._refuse(431, "request_head_too_large", _too_large())
             return
+        self._body_deadline = self.loop.time() + BODY_TIMEOUT
         self._arm(BODY_TIMEOUT, self._body_timed_out)  # disarmed at once when there is no body
         super().on_headers_complete()
 
@@ -117,7 +120,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             if self._drain_left < 0:
                 self.transport.close()
         else:
-            self._arm(BODY_TIMEOUT, self._body_timed_out)
+            self._body_deadline += len(body) / MIN_BODY_RATE
+            self._arm(self._body_deadline - self.loop.time(), self._body_timed_out)
         super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -157,9 +161,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.flow.read_paused:
             # The app is not reading (uvicorn stopped reading for it): the client cannot send, no fault.
+            self._body_deadline = self.loop.time() + BODY_TIMEOUT
             self._arm(BODY_TIMEOUT, self._body_timed_out)
             return
-        self._refuse(408, "request_timeout", f"The request body stopped arriving for {BODY_TIMEOUT:g} s")
+        self._refuse(408, "request_timeout", f"The request body arrived too slowly (at least {MIN_BODY_RATE} "
+                                             f"bytes a second after the first {BODY_TIMEOUT:g} s)")
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         self._refused = True
