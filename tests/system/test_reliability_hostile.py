@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
-from assistant_stream.web import api_admin, api_chat, api_stream, lifecycle, local
 from tests.support.appserver import API_KEY, AppFactory, RunningApp, appapi_headers
 from tests.support.chat import new_chat, read_stream, text_of, wait_done
 from tests.support.faults import TcpProxy, route_by_prompt
@@ -333,14 +333,19 @@ async def test_stop_while_the_final_save_is_running_returns_the_final_row(
 
 
 # --- every route x every error status carries Cache-Control -------------------------------------
-# web/test_middleware.py covers 401, 400 and 405 on every route; here the statuses that need a real
-# conversation, a limit or a database outage: 404 for nobody's ids, 413, 429 and 503, on every route.
+# web/test_middleware.py covers 401, 400 and 405 on the routes of its modules; here every route the app
+# serves (read from the app itself) gets 401 and 405 too, and the statuses that need a real conversation,
+# a limit or a database outage: 404 for nobody's ids, 413, 429 and 503.
 
 
-def app_routes() -> list[tuple[str, str]]:
-    return [(verb, route.path) for module in (api_chat, api_stream, api_admin, local, lifecycle)
-            for route in module.router.routes for verb in sorted(getattr(route, "methods", None) or ())
-            if verb != "HEAD"]
+def app_routes(app: RunningApp) -> list[tuple[str, str]]:
+    """Every (verb, path) the app serves, read from the app itself (mounted static files excepted)."""
+    out: list[tuple[str, str]] = []
+    for route in app.app.routes:
+        routes = route.original_router.routes if hasattr(route, "original_router") else [route]
+        out += [(verb, r.path) for r in routes if isinstance(r, APIRoute) for verb in sorted(r.methods)
+                if verb != "HEAD"]
+    return out
 
 
 @pytest.fixture
@@ -366,7 +371,7 @@ async def test_every_route_and_every_error_status_carries_cache_control(
                             DATABASE_URL=url, MAX_STARTS_PER_MINUTE="1")
     c = app.client("alice")
     sid, mid = await new_chat(c)
-    routes = app_routes()
+    routes = app_routes(app)
     assert len(routes) >= 25
     seen: dict[int, int] = {}
     missing: list[str] = []
@@ -378,7 +383,11 @@ async def test_every_route_and_every_error_status_carries_cache_control(
             missing.append(f"{what} -> {r.status_code} {r.headers.get('content-type')}")
 
     big = {"sessionId": sid, "title": "t" * 300_000, "content": "c" * 300_000}
+    anonymous = app.anonymous()
     for verb, path in routes:
+        check(await anonymous.request(verb, path), f"{verb} {path} (no auth)")  # 401
+        other = next(v for v in ("PATCH", "DELETE", "PUT", "POST", "GET") if (v, path) not in routes)
+        check(await c.request(other, path), f"{other} {path} (wrong verb)")  # 405
         check(await c.request(verb, path, params={"sessionId": 987654, "messageId": 987654, "taskId": 987654}),
               f"{verb} {path} (ids of nobody)")  # 404
         if verb != "GET":
@@ -392,7 +401,7 @@ async def test_every_route_and_every_error_status_carries_cache_control(
               f"{verb} {path} (database down)")
     await proxy.up()
     print(f"\nCache-Control: {sum(seen.values())} responses over {len(routes)} routes, statuses {sorted(seen)}")
-    assert {404, 413, 429, 503} <= set(seen), seen
+    assert {401, 404, 405, 413, 429, 503} <= set(seen), seen
     assert not missing, missing
 
 
