@@ -202,6 +202,8 @@ class Soak:
                 if self.proc.returncode is not None:
                     raise RuntimeError(b"".join(self.stderr)[-3000:].decode(errors="replace"))
                 await asyncio.sleep(0.05)
+        self.proc.kill()  # never leave it behind
+        await self.proc.wait()
         raise RuntimeError("the app did not start")
 
     async def _drain(self, proc: asyncio.subprocess.Process) -> None:
@@ -239,6 +241,14 @@ class Soak:
     async def run(self) -> Report:
         await self.provider.start()
         self.provider._next = answer_for  # type: ignore[method-assign]
+        try:
+            await self._load()
+            return self.report
+        finally:  # also when the run fails or is cancelled: nothing is left running
+            await self._stop_app()
+            await self.provider.stop()
+
+    async def _load(self) -> None:
         await self.start_app()
         self.began = time.monotonic()
         tasks = [asyncio.create_task(self.user(f"user{i:02d}")) for i in range(self.users)]
@@ -255,15 +265,17 @@ class Soak:
             await self.start_app()
         await self.verify()
         self.report.seconds = self.now()
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
+
+    async def _stop_app(self) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.proc.wait(), 30)
+            await asyncio.wait_for(proc.wait(), 30)
         except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
-        await self.provider.stop()
-        return self.report
+            proc.kill()
+            await proc.wait()
 
     async def chaos(self) -> None:
         plan = sorted([(t, "kill") for t in self.kill_at] + [(t, "stall") for t in self.stall_at]
