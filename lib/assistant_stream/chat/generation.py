@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -74,6 +75,13 @@ class Generation:
     @property
     def live(self) -> bool:
         return self.status == "generating"
+
+    async def wait_ended(self, timeout: float) -> None:
+        """Until the end is saved and announced. That step is shielded from cancellation and may still run
+        once the task is done (a stop that lands while the final save is under way must wait for it and
+        answer with the row it writes, never with the "generating" one it is about to replace)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ended.wait(), timeout)
 
     @property
     def running(self) -> bool:

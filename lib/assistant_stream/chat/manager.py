@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -264,14 +263,8 @@ class GenerationManager:
             message = answer
         key = answer_key(message["id"])
         gen = self._by_key.get(key)
-        if gen is not None and not gen.finished:
-            if gen.running:
-                await self._cancel(gen, stop=True)
-            # The end is saved by a step shielded from the cancellation, which may still be running when
-            # the task is already done (the answer had ended and its final save was under way): answer
-            # with the row it writes, never with the "generating" one it is about to replace.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(gen.ended.wait(), STOP_WAIT)
+        if gen is not None and not gen.finished:  # its task may be done already, its final save not
+            await self._cancel(gen, stop=True)
             if gen.final_message is not None:
                 return gen.final_message
         elif message["status"] == "generating" and await self._coord.request_stop(key):
@@ -303,4 +296,5 @@ class GenerationManager:
         gen.stop_requested = stop
         gen.task.cancel()
         await asyncio.wait([gen.task], timeout=10)
+        await gen.wait_ended(STOP_WAIT)
 
