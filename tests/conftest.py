@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # imported as a plugin below; importing it here first would s
     from tests.support.scripted_provider import ScriptedProvider
 
 pytest_plugins = ["tests.support.pg", "tests.support.redis_server", "tests.support.scripted_provider",
-                  "tests.support.nextcloud_double", "tests.support.proxy_doubles", "tests.support.storage"]
+                  "tests.support.nextcloud_double", "tests.support.proxy_doubles", "tests.support.storage",
+                  "tests.support.nextcloud_real.plugin"]
 
 # Keyword arguments of the factory that go to create_app() rather than into the environment.
 CREATE_APP_KWARGS = ("save_interval", "shutdown_grace", "config_ttl", "eventlog_retention")

@@ -26,8 +26,8 @@ UNTESTED = {
     "store/storage.py": "the query classes in one object; tests/store/test_sessions|messages|answers.py",
     "web/services.py": "the composition root; every test that starts the app runs it",
 }
-# Test folders that exercise the whole app rather than one module.
-WHOLE_APP = {"system", "browser", "interop", "support"}
+# Test folders that exercise the whole app rather than one module (nextcloud_real: on a real Nextcloud).
+WHOLE_APP = {"system", "browser", "interop", "support", "nextcloud_real"}
 
 
 def modules() -> list[Path]:

@@ -91,6 +91,8 @@ class Exchange:
     client_closed: asyncio.Event = field(default_factory=asyncio.Event)
     completed: bool = False  # the whole scripted response was written
     started: float = field(default_factory=time.monotonic)
+    # time.monotonic() when each body piece was written (the clock is shared by every process on the host)
+    sent_at: list[float] = field(default_factory=list)
 
 
 # --- building realistic OpenAI streams --------------------------------------------------------------
@@ -442,6 +444,7 @@ class ScriptedProvider:
                     continue  # an empty chunk would end the body
                 piece = b"%x\r\n%s\r\n" % (len(piece), piece)
             await self._send(writer, piece, ex)
+            ex.sent_at.append(time.monotonic())
         if resp.framing == "chunked" and not resp.raw:
             await self._send(writer, b"0\r\n\r\n", ex)
         ex.completed = True
