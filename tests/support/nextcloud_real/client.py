@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import html
+import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +43,26 @@ def ocs_data(r: httpx.Response) -> Any:
 
 async def navigation_entries(c: httpx.AsyncClient) -> list[dict[str, Any]]:
     return list(ocs_data(await ocs(c, "GET", NAVIGATION)))
+
+
+async def initial_state(c: httpx.AsyncClient) -> Any:
+    """The app's initial state on the embedded page, decoded as the frontend does (src/config.js).
+
+    AppAPI 32/33 hand the stored JSON text to provideInitialState, which encodes it once more: the page carries a
+    JSON string holding the JSON object.
+    """
+    r = await c.get(EMBEDDED, headers={"Accept": "text/html"})
+    assert r.status_code == 200, r.status_code
+    match = re.search(r'id="initial-state-app_api-config" value="([^"]*)"', r.text)
+    assert match, "no initial state on the embedded page"
+    value = json.loads(base64.b64decode(html.unescape(match.group(1))))
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def raw_initial_state(page: str) -> Any:
+    match = re.search(r'id="initial-state-app_api-config" value="([^"]*)"', page)
+    assert match, "no initial state on the page"
+    return json.loads(base64.b64decode(html.unescape(match.group(1))))
 
 
 async def new_session(c: httpx.AsyncClient, title: str | None = None) -> int:

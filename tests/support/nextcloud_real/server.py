@@ -152,6 +152,11 @@ class RealNextcloud:
             "trusted_domains": ["localhost", "127.0.0.1", f"127.0.0.1:{self.port}"],
             "overwrite.cli.url": self.url,
             "integrity.check.disabled": True,
+            # Cheap login-password hashing (argon2 with its minimum costs): creating users and their app
+            # passwords hashes login passwords; app passwords themselves are checked without it.
+            "hashingMemoryCost": 1024,
+            "hashingTimeCost": 1,
+            "hashingThreads": 1,
         }
         config_file = self.run_dir / "system-config.json"
         config_file.write_text(json.dumps({"system": system}))
