@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.support.appserver import AppFactory, RunningApp
+from tests.support.browser import VIEWPORT
 from tests.support.scripted_provider import ScriptedProvider
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,6 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
-VIEWPORT = {"width": 1280, "height": 800}
 
 
 def _frontend_sources() -> list[Path]:

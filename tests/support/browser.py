@@ -9,6 +9,7 @@ from playwright.async_api import Locator, Page
 from assistant_stream.chat.titles import TITLE_PROMPT
 from tests.support.scripted_provider import Piece, RecordedRequest, ScriptedProvider, ScriptedResponse, chat_chunk, sse
 
+VIEWPORT = {"width": 1280, "height": 800}  # every browser test's window
 INPUT = "[data-test=chat-input]"
 SEND = "[data-test=send]"
 STREAMING = "[data-test=streaming-message]"
