@@ -30,7 +30,9 @@ async def new_session(call: Call) -> Any:
     return {"session": await call.chat.new_session(call.user, call.params["title"], call.params["timestamp"])}
 
 
-@route(router, "PATCH", "/chat/update_session", [session_id(), P("title", "str", max_len=MAX_TITLE)],
+# PUT (what the UI sends) and POST: AppAPI's stock proxy routes only GET, POST, PUT and DELETE and answers a PATCH
+# itself with 405. PATCH stays for Nextcloud Assistant's API shape and clients that reach the app directly or via HaRP.
+@route(router, ["PUT", "POST", "PATCH"], "/chat/update_session", [session_id(), P("title", "str", max_len=MAX_TITLE)],
        ok=sc.EMPTY_SCHEMA)
 async def update_session(call: Call) -> Any:
     await call.chat.rename_session(call.user, call.params["sessionId"], call.params["title"])
