@@ -116,7 +116,7 @@ export function newSession(title = null) {
 		.then((body) => body.session)
 }
 
-export const updateSession = (sessionId, title) => request('PATCH', '/chat/update_session', { data: { sessionId, title } })
+export const updateSession = (sessionId, title) => request('PUT', '/chat/update_session', { data: { sessionId, title } })
 
 export const deleteSession = (sessionId) => request('DELETE', '/chat/delete_session', { data: { sessionId }, params: { sessionId } })
 
