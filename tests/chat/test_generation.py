@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from assistant_stream.chat.generation import Generation, answer_key, title_key
+import pytest
+
+from assistant_stream.chat.generation import MIN_RATE_CHUNKS, MIN_RATE_INTERVAL, Generation, answer_key, title_key
 from assistant_stream.core.events import Usage
 
 
@@ -31,3 +33,29 @@ def test_tokens_per_second() -> None:
     assert g.tokens_per_second() == 10.0  # the provider's count wins over chunks
     g.last_token_at = 10.0
     assert g.tokens_per_second() is None
+
+
+def timed(chunks: int, first: float | None, last: float | None, completion_tokens: int | None = None) -> Generation:
+    g = gen()
+    g.chunks, g.first_token_at, g.last_token_at = chunks, first, last
+    if completion_tokens is not None:
+        g.usage = Usage(prompt_tokens=5, completion_tokens=completion_tokens, total_tokens=5 + completion_tokens)
+    return g
+
+
+def test_one_burst_has_no_speed() -> None:
+    # Issue 11: 30 chunks (and a provider count of 30 tokens) within half a millisecond gave 57516.4 tokens/s.
+    assert timed(30, 100.0, 100.0005, completion_tokens=30).tokens_per_second() is None
+    assert timed(30, 100.0, 100.0 + MIN_RATE_INTERVAL / 2).tokens_per_second() is None
+
+
+def test_too_few_chunks_have_no_speed() -> None:
+    assert timed(MIN_RATE_CHUNKS - 1, 100.0, 105.0, completion_tokens=400).tokens_per_second() is None
+    assert timed(0, None, None).tokens_per_second() is None
+
+
+def test_paced_answer_has_its_speed() -> None:
+    # 31 tokens, the first opens the interval: 30 produced in 3 s.
+    assert timed(31, 10.0, 13.0).tokens_per_second() == pytest.approx(10.0)
+    # The provider's own token count wins over the number of chunks.
+    assert timed(MIN_RATE_CHUNKS, 10.0, 12.0, completion_tokens=41).tokens_per_second() == pytest.approx(20.0)

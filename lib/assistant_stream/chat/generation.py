@@ -13,6 +13,10 @@ from ..core.events import Source, Usage
 from ..store.values import Record
 
 GenerationKind = Literal["answer", "title"]
+# A speed needs a measurable stretch: an answer that arrives in one burst (a buffering upstream, a cached reply)
+# has its chunks microseconds apart, and tokens divided by that is nonsense (issue 11: "57516.4 tokens/s").
+MIN_RATE_INTERVAL = 0.25  # seconds between the first and the last chunk
+MIN_RATE_CHUNKS = 3  # text chunks received
 
 
 def answer_key(message_id: int) -> str:
@@ -89,13 +93,17 @@ class Generation:
         return self.task is not None and not self.task.done()
 
     def tokens_per_second(self) -> float | None:
-        """Completion tokens (the provider's count when given, else chunks) per second of streaming."""
-        if self.first_token_at is None or self.last_token_at is None:
+        """Completion tokens (the provider's count when given, else chunks) per second of streaming.
+
+        None when there is nothing to measure: fewer than MIN_RATE_CHUNKS chunks, or all of them within
+        MIN_RATE_INTERVAL seconds (one burst).
+        """
+        if self.first_token_at is None or self.last_token_at is None or self.chunks < MIN_RATE_CHUNKS:
             return None
         tokens = (self.usage.completion_tokens if self.usage and self.usage.completion_tokens else None) \
             or self.chunks
         elapsed = self.last_token_at - self.first_token_at
-        if elapsed <= 0 or tokens < 2:
+        if elapsed < MIN_RATE_INTERVAL or tokens < 2:
             return None
         # The first token opens the interval, so it does not count as produced inside it.
         return round((tokens - 1) / elapsed, 2)
