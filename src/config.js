@@ -28,6 +28,11 @@ export function getConfig() {
 		let state = null
 		try {
 			state = loadState('app_api', 'config', null)
+			// AppAPI 32/33 pass the stored JSON text to provideInitialState, which encodes it again: the page
+			// then carries a JSON string holding the object.
+			if (typeof state === 'string') {
+				state = JSON.parse(state)
+			}
 		} catch (e) {
 			logger.warn('could not read the initial state', { error: e })
 		}
