@@ -13,8 +13,10 @@ const target = document.getElementById('assistant-stream-app') || document.getEl
 
 if (target) {
 	const config = getConfig()
-	if (config.local || !window.OC) {
-		// Outside Nextcloud: no server theme; styles.css supplies fallback CSS variables.
+	if (config.local) {
+		// The ExApp's own local page (the server says so in the initial state): no Nextcloud theme or header,
+		// styles.css supplies fallback CSS variables. Not window.OC: Nextcloud's embedded page may lack it (a
+		// trimmed server, a script that failed) and the chat must still leave Nextcloud's header alone.
 		document.documentElement.classList.add('assistant-stream--standalone')
 	}
 	// NcContent teleports its "skip to content" links into #skip-actions, which Nextcloud's page
