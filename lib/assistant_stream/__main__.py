@@ -80,6 +80,9 @@ def main() -> None:
     config = log_config(os.environ.get("LOG_LEVEL", "INFO").upper())
     logging.config.dictConfig(config)
     workers = worker_count(env)
+    if env.local_mode_refused:
+        logging.getLogger(__name__).warning(
+            "LOCAL_MODE ignored: NEXTCLOUD_URL is set, so every request must come through Nextcloud")
     if env.local_mode:
         if env.app_host not in ("127.0.0.1", "localhost", "::1"):
             sys.exit("LOCAL_MODE only listens on loopback: set APP_HOST=127.0.0.1")

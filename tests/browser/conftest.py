@@ -84,7 +84,7 @@ async def page(context: BrowserContext) -> AsyncIterator[Page]:
 @pytest.fixture
 async def local_app(app_factory: AppFactory, scripted_provider: ScriptedProvider) -> RunningApp:
     """The app in local single-user mode (chat page at `/`, SSE straight to the app), on the scripted provider."""
-    return await app_factory(LOCAL_MODE="1", STREAMING_API_URL=scripted_provider.chat_url,
+    return await app_factory(LOCAL_MODE="1", NEXTCLOUD_URL="", STREAMING_API_URL=scripted_provider.chat_url,
                              STREAMING_MODEL="test-model")
 
 

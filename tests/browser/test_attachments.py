@@ -37,7 +37,8 @@ class QuotingProvider(ScriptedProvider):
 @pytest.fixture
 async def quoting_app(app_factory) -> RunningApp:
     async with QuotingProvider() as provider:
-        yield await app_factory(LOCAL_MODE="1", STREAMING_API_URL=provider.chat_url, STREAMING_MODEL="test-model")
+        yield await app_factory(LOCAL_MODE="1", NEXTCLOUD_URL="", STREAMING_API_URL=provider.chat_url,
+                                STREAMING_MODEL="test-model")
 
 
 async def test_attach_a_pdf_and_ask_about_it(page: Page, quoting_app: RunningApp, tmp_path) -> None:

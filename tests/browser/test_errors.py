@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 async def test_rejected_api_key_is_explained(page: Page, app_factory: AppFactory,
                                              scripted_provider: ScriptedProvider, artifacts: Path) -> None:
-    app = await app_factory(LOCAL_MODE="1", STREAMING_API_URL=scripted_provider.chat_url,
+    app = await app_factory(LOCAL_MODE="1", NEXTCLOUD_URL="", STREAMING_API_URL=scripted_provider.chat_url,
                             STREAMING_MODEL="test-model", STREAMING_API_KEY=API_KEY)
     scripted_provider.always(error_response(401, {"error": {
         "message": f"Incorrect API key provided: {API_KEY}. You can find your API key at "

@@ -38,9 +38,12 @@ async def test_a_nextcloud_admin_sees_the_status_and_tests_the_connection(
     assert (await app.client("alice").get("/admin/status")).status_code == 404
 
 
-async def test_without_a_provider_the_test_says_what_to_set(app_factory: AppFactory) -> None:
-    app = await app_factory(LOCAL_MODE="1", TASKPROCESSING_FALLBACK="0")  # the local user owns the instance
-    local = app.anonymous()
-    report = (await local.post("/admin/test_connection")).json()
+async def test_without_a_provider_the_test_says_what_to_set(app_factory: AppFactory,
+                                                            nextcloud: NextcloudDouble) -> None:
+    nextcloud.add_user("root", ["admin"])
+    app = await app_factory(nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret,
+                            TASKPROCESSING_FALLBACK="0")
+    root = app.client("root")
+    report = (await root.post("/admin/test_connection")).json()
     assert report == {"ok": False, "summary": "streaming_api_url is not set.", "checks": {}}
-    assert (await local.get("/admin/status")).json()["delivery"]["mode"] == "direct"
+    assert (await root.get("/admin/status")).json()["delivery"]["mode"] == "poll"

@@ -8,7 +8,7 @@ import logging
 import pytest
 from fastapi.routing import APIRoute
 
-from tests.support.appserver import APP_SECRET, RunningApp, appapi_headers
+from tests.support.appserver import APP_SECRET, AppFactory, RunningApp, appapi_headers
 from tests.support.chat import new_chat, wait_done
 from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
@@ -109,3 +109,24 @@ async def test_user_b_gets_404_for_everything_of_user_a(chat_app: RunningApp,
     messages = (await alice.get("/chat/messages", params=s)).json()
     assert [x["content"] for x in messages] == ["alice's private question", "secret answer"]
     assert (await bob.get("/chat/sessions")).json() == []
+
+
+async def test_local_mode_only_without_a_nextcloud(app_factory: AppFactory) -> None:
+    """Issue 11 defect 3: LOCAL_MODE next to a NEXTCLOUD_URL (as `NEXTCLOUD_URL=... make run` set it) let any
+    process on the host chat as "local" and read /admin/status without authentication."""
+    attached = await app_factory(LOCAL_MODE="1", NEXTCLOUD_URL="http://127.0.0.1:9")
+    assert attached.services.env.local_mode is False and attached.services.env.local_mode_refused is True
+    anon = attached.anonymous()
+    for verb, path in (("GET", "/admin/status"), ("POST", "/admin/test_connection"), ("GET", "/chat/sessions")):
+        assert (await anon.request(verb, path)).status_code == 401, path
+    assert (await anon.get("/")).status_code == 401
+
+
+async def test_local_mode_never_serves_an_admin_route(app_factory: AppFactory) -> None:
+    local = await app_factory(LOCAL_MODE="1", NEXTCLOUD_URL="")
+    assert local.services.env.local_mode is True
+    anon = local.anonymous()
+    assert (await anon.get("/chat/sessions")).status_code == 200  # the single local user chats
+    assert (await anon.get("/chat/config")).json()["isAdmin"] is False
+    for verb, path in (("GET", "/admin/status"), ("POST", "/admin/test_connection")):
+        assert (await anon.request(verb, path)).status_code == 401, path

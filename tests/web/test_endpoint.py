@@ -20,7 +20,7 @@ async def test_a_stranger_learns_nothing_from_a_parameter_error(app_factory: App
 async def test_the_local_page_is_only_for_the_local_user(app_factory: AppFactory) -> None:
     app = await app_factory()
     assert (await app.client("alice").get("/")).status_code == 404  # a Nextcloud user: no such page
-    local = await app_factory(LOCAL_MODE="1")
+    local = await app_factory(LOCAL_MODE="1", NEXTCLOUD_URL="")
     assert (await local.anonymous().get("/")).status_code == 200
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from assistant_stream import APP_ID, __version__
 from assistant_stream.core.settings import SETTING_KEYS, env_name
-from assistant_stream.web.routes import ROUTES, Access
+from assistant_stream.web.routes import ROUTES, Access, access_for
 
 ROOT = Path(__file__).resolve().parents[2]
 INFO_XML = ROOT / "appinfo" / "info.xml"
@@ -91,3 +91,11 @@ def test_route_urls_are_valid_inside_php_slash_delimiters() -> None:
     for route in ROUTES:
         # An unescaped "/" ends PHP's pattern early; what follows is taken as (invalid) modifiers.
         assert not re.search(r"(?<!\\)/", route.url), route.url
+
+
+def test_access_for_matches_as_appapi_does() -> None:
+    # What the auth middleware asks before it lets the local user in (never for an admin route).
+    assert access_for("/admin/status") == access_for("admin/test_connection") == Access.ADMIN
+    assert access_for("/Admin/status") == Access.ADMIN  # AppAPI matches case-insensitively
+    assert access_for("/chat/sessions") == access_for("/js/assistant_stream-main.js") == Access.USER
+    assert access_for("/") is None and access_for("/heartbeat") is None

@@ -27,6 +27,8 @@ class AppEnv:
     redis_url: str | None = None
     redis_prefix: str = "assistant_stream:"
     workers: int | None = None  # WORKERS; None: the default (the CPU count with Redis, else 1)
+    # LOCAL_MODE was asked for but NEXTCLOUD_URL is set: refused (a Nextcloud's app never has a local user).
+    local_mode_refused: bool = False
 
     @property
     def under_harp(self) -> bool:
@@ -43,6 +45,8 @@ class AppEnv:
     def from_environ(cls, environ: dict[str, str] | None = None) -> AppEnv:
         e = os.environ if environ is None else environ
         storage = e.get("APP_PERSISTENT_STORAGE") or "./data"
+        nextcloud_configured = bool(e.get("NEXTCLOUD_URL"))
+        local_requested = e.get("LOCAL_MODE", "0").lower() in ("1", "true", "yes")
         return cls(
             app_id=e.get("APP_ID", APP_ID),
             app_secret=e.get("APP_SECRET", ""),
@@ -53,8 +57,11 @@ class AppEnv:
             persistent_storage=Path(storage),
             database_url=e.get("DATABASE_URL") or None,
             harp_shared_key=e.get("HP_SHARED_KEY") or None,
-            local_mode=e.get("LOCAL_MODE", "0").lower() in ("1", "true", "yes"),
-            nextcloud_configured=bool(e.get("NEXTCLOUD_URL")),
+            # Local mode only without a Nextcloud: attached to one, the users and the admin are Nextcloud's, and a
+            # loopback shortcut would let any process on the host chat with the admin's provider key (issue 11).
+            local_mode=local_requested and not nextcloud_configured,
+            nextcloud_configured=nextcloud_configured,
+            local_mode_refused=local_requested and nextcloud_configured,
             redis_url=e.get("REDIS_URL") or None,
             redis_prefix=e.get("REDIS_PREFIX") or "assistant_stream:",
             workers=int(e["WORKERS"]) if (e.get("WORKERS") or "").strip().isdigit() else None,

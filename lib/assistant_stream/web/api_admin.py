@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..chat.engines import engine_name
-from ..core.caller import CallerKind
 from .client_config import delivery
 from .endpoint import Call, route
 
@@ -23,7 +22,7 @@ async def status(call: Call) -> Any:
     documents = await call.chat.documents(call.user)
     return {
         "settings": settings.public(),
-        "delivery": delivery(call.chat.env, settings, local=call.caller.kind == CallerKind.LOCAL),
+        "delivery": delivery(call.chat.env, settings),  # admin routes are never local (web/auth.py)
         "engine": engine_name(settings, call.chat.env),
         "nextcloud": {"reachable": not settings.stale},
         "activeGenerations": call.chat.active_generations,

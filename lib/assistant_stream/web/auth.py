@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..core.caller import SCOPE_KEY, Caller, CallerKind
 from ..core.errors import AppError, InvalidParameter, NotAuthenticated, render_http
 from ..core.limits import MAX_USER_ID
-from .routes import PUBLIC_PATHS, TOKEN_PATHS
+from .routes import PUBLIC_PATHS, TOKEN_PATHS, Access, access_for
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ class AppAPIAuthMiddleware:
     """Replaces nc_py_api's AppAPIAuthMiddleware, which prints the real APP_SECRET on a wrong one.
 
     On success ``scope["caller"]`` is a Caller: how the caller proved itself (AppAPI's headers; a stream
-    token, checked later by the route and only on TOKEN_PATHS; or single-user mode on loopback, never in a
-    container) and the Nextcloud user ("" for AppAPI's own calls).
+    token, checked later by the route and only on TOKEN_PATHS; or single-user mode on loopback, only without a
+    Nextcloud and never for an admin route) and the Nextcloud user ("" for AppAPI's own calls).
     """
 
     def __init__(self, app: ASGIApp, *, app_id: str, app_secret: str, local_mode: bool = False) -> None:
@@ -85,7 +85,9 @@ class AppAPIAuthMiddleware:
             scope[SCOPE_KEY] = Caller(CallerKind.TOKEN, None)
             await self.app(scope, receive, send)
             return
-        elif self._local_mode and _is_loopback((scope.get("client") or ("",))[0]):
+        elif (self._local_mode and _is_loopback((scope.get("client") or ("",))[0])
+              and access_for(path) != Access.ADMIN):
+            # Never the admin routes: being on the host is not being the admin (issue 11).
             scope[SCOPE_KEY] = Caller(CallerKind.LOCAL, LOCAL_USER)
             await self.app(scope, receive, send)
             return

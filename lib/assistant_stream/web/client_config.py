@@ -30,9 +30,9 @@ def delivery(env: AppEnv, settings: Settings, *, local: bool = False) -> dict[st
 
 async def client_config(chat: ChatService, *, user: str | None = None, local: bool = False) -> dict[str, Any]:
     settings = await chat.settings()
-    # The single local user owns the instance. Otherwise this only decides whether admin tools are shown;
-    # the admin routes check again themselves.
-    is_admin = local or (bool(user) and await chat.is_admin(user or ""))
+    # Only decides whether admin tools are shown; the admin routes check again themselves. The local user is no
+    # admin: admin routes need Nextcloud's word (issue 11).
+    is_admin = not local and bool(user) and await chat.is_admin(user or "")
     return {
         "appId": chat.env.app_id,
         "version": __version__,

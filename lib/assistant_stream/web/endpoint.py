@@ -21,7 +21,7 @@ from .services import Services
 # Who may call a route:
 #   user    a Nextcloud user through AppAPI (or the local user)
 #   stream  the same, or a browser with a stream token for exactly this session and message
-#   admin   a Nextcloud administrator (or the local user); others get 404, as AppAPI answers
+#   admin   a Nextcloud administrator (never the local user); others get 404, as AppAPI answers
 #   appapi  AppAPI itself (lifecycle calls)
 #   local   the single local user of `make run`, on loopback only
 #   public  anyone (the heartbeat)
@@ -106,7 +106,7 @@ async def _authorize(caller: Caller, access: Access, services: Services) -> str:
             raise NotFound()
         return caller.require_user()
     user = caller.require_user()
-    if access == "admin" and caller.kind != CallerKind.LOCAL and not await services.chat.is_admin(user):
+    if access == "admin" and (caller.kind == CallerKind.LOCAL or not await services.chat.is_admin(user)):
         raise NotFound()  # AppAPI itself answers 404 for a route the user may not use; do the same
     return user
 

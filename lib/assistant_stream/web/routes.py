@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -29,6 +30,16 @@ ROUTES: tuple[Route, ...] = (
     Route(r"^admin\/.*", ("GET", "POST", "PUT"), Access.ADMIN),
     Route(r"^(js|css|img|l10n)\/.*", ("GET",), Access.USER),
 )
+
+
+def access_for(path: str) -> Access | None:
+    """The access level of the first route whose url matches ``path`` (with or without the leading "/")."""
+    subject = path.lstrip("/")
+    for route in ROUTES:
+        if re.search(route.url, subject, re.IGNORECASE):
+            return route.access
+    return None
+
 
 # Paths AppAPI itself calls (not user routes, not in info.xml).
 LIFECYCLE_PATHS = frozenset({"/heartbeat", "/init", "/enabled"})
