@@ -61,11 +61,13 @@ $(SECRET_FILE):
 	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
 	@chmod 600 $@
 
-run: install frontend $(SECRET_FILE) ## run the ExApp on 127.0.0.1:23000 (SQLite in ./data, local chat page at /)
-	@$(PY) tools/print_register.py --secret-file $(SECRET_FILE) --port $(APP_PORT) --host $(APP_HOST)
+# Without NEXTCLOUD_URL: local single-user mode. With it: attached to that Nextcloud, no local mode (issue 11).
+run: install frontend $(SECRET_FILE) ## run the ExApp on 127.0.0.1:23000 (SQLite in ./data; local chat at / unless NEXTCLOUD_URL=...)
+	@$(PY) tools/print_register.py --secret-file $(SECRET_FILE) --port $(APP_PORT) --host $(APP_HOST) \
+	  --nextcloud-url "$(NEXTCLOUD_URL)"
 	APP_SECRET="$$(cat $(SECRET_FILE))" APP_ID=assistant_stream APP_VERSION=1.0.0 APP_HOST=$(APP_HOST) \
-	APP_PORT=$(APP_PORT) APP_PERSISTENT_STORAGE=$(DATA) LOCAL_MODE=1 \
-	$(if $(NEXTCLOUD_URL),NEXTCLOUD_URL=$(NEXTCLOUD_URL)) $(PY) -m assistant_stream
+	APP_PORT=$(APP_PORT) APP_PERSISTENT_STORAGE=$(DATA) \
+	$(if $(NEXTCLOUD_URL),NEXTCLOUD_URL=$(NEXTCLOUD_URL),LOCAL_MODE=1) $(PY) -m assistant_stream
 
 test: system-deps install frontend ## install everything needed and run the whole test suite
 	$(VENV)/bin/ruff check lib tests tools $(wildcard bench)
@@ -82,8 +84,9 @@ lint: install node_modules/.installed ## ruff, ESLint and hadolint
 	npm run lint --silent
 	$(VENV)/bin/hadolint Dockerfile
 
-register: $(SECRET_FILE) ## register the running app with a local Nextcloud (manual_install; OCC=path/to/occ)
-	$(OCC) app_api:daemon:register manual_install "Manual Install" manual-install http $(APP_HOST) http://localhost || true
+register: $(SECRET_FILE) ## register the running app with a Nextcloud (manual_install; NEXTCLOUD_URL=... OCC=path/to/occ)
+	@test -n "$(NEXTCLOUD_URL)" || { echo "NEXTCLOUD_URL=<the Nextcloud's URL> is needed"; exit 2; }
+	$(OCC) app_api:daemon:register manual_install "Manual Install" manual-install http $(APP_HOST) $(NEXTCLOUD_URL) || true
 	$(OCC) app_api:app:register assistant_stream manual_install --wait-finish \
 	  --json-info "$$($(PY) tools/print_register.py --secret-file $(SECRET_FILE) --port $(APP_PORT) --json)"
 

@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--secret-file", required=True)
     parser.add_argument("--port", type=int, default=23000)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--nextcloud-url", default="",
+                        help="the Nextcloud the app is attached to (NEXTCLOUD_URL); empty: local mode")
     parser.add_argument("--json", action="store_true", help="print only the --json-info value")
     args = parser.parse_args()
     secret = Path(args.secret_file).read_text().strip()
@@ -35,21 +37,32 @@ def main() -> None:
     if args.json:
         print(info)
         return
-    print(f"""
+    nextcloud = args.nextcloud_url.rstrip("/")
+    if not nextcloud:
+        # Registering needs an app that can call Nextcloud back (it reports its init progress): without
+        # NEXTCLOUD_URL `app:register --wait-finish` would wait forever. So no commands here.
+        print(f"""
 == Assistant Stream {__version__} on http://{args.host}:{args.port} ==
 Local single-user chat (no Nextcloud needed): http://{args.host}:{args.port}/
 
-To attach it to a Nextcloud on this machine (AppAPI installed), run as the web server user:
-  occ app_api:daemon:register manual_install "Manual Install" manual-install http {args.host} http://localhost
+To attach it to a Nextcloud instead, stop it and run `NEXTCLOUD_URL=<the Nextcloud's URL> make run`:
+it then prints the occ commands that register and configure it (local mode is off then).
+""", flush=True)
+        return
+    # The daemon's Nextcloud URL is the one this Nextcloud answers on, as the app reaches it (NEXTCLOUD_URL).
+    print(f"""
+== Assistant Stream {__version__} on http://{args.host}:{args.port}, attached to {nextcloud} ==
+
+Register it with that Nextcloud (AppAPI installed), as the web server user:
+  occ app_api:daemon:register manual_install "Manual Install" manual-install http {args.host} {shlex.quote(nextcloud)}
   occ app_api:app:register {APP_ID} manual_install --wait-finish --json-info {shlex.quote(info)}
 Then configure the provider (Nextcloud 32-34; on 35 `occ config:app:set` works too):
   occ app_api:app:config:set {APP_ID} streaming_api_url --value="https://api.openai.com/v1"
   occ app_api:app:config:set {APP_ID} streaming_model --value="gpt-4o-mini"
-  occ app_api:app:config:delete {APP_ID} streaming_api_key   # created empty and encrypted on enable
   occ app_api:app:config:set {APP_ID} streaming_api_key --value="sk-..." --sensitive=1
-(Existing keys change with --update-only; details in docs/configuration.md.)
-(The secret above is stored in {args.secret_file}; keep it private. Restart with NEXTCLOUD_URL=... make run
- so the app can call Nextcloud back.)
+(To change a value later: --update-only; to replace the key: config:delete it, then set it again with
+ --sensitive=1. Or use Administration settings -> Assistant -> Assistant Stream. Details in docs/configuration.md.)
+(The secret above is stored in {args.secret_file}; keep it private.)
 """, flush=True)
 
 
