@@ -7,8 +7,8 @@ import asyncio
 import sys
 
 from .chat.engines import engine_name
+from .core.config_store import ConfigStore
 from .core.env import AppEnv
-from .core.settings import ConfigStore
 from .providers.diagnostics import diagnose_settings
 from .providers.transport import ProviderClient
 from .web.client_config import delivery

@@ -6,7 +6,7 @@ import pytest
 
 from assistant_stream.chat.attachments import AttachmentService
 from assistant_stream.core import errors
-from assistant_stream.core.settings import ConfigStore
+from assistant_stream.core.config_store import ConfigStore
 from assistant_stream.files.runner import Extractor
 from assistant_stream.nextcloud.files import RemoteFile
 from assistant_stream.store.storage import Storage

@@ -12,9 +12,9 @@ import pytest
 from assistant_stream.chat.answer import AnswerView
 from assistant_stream.chat.generation import Generation
 from assistant_stream.chat.manager import GenerationManager
+from assistant_stream.core.config_store import ConfigStore
 from assistant_stream.core.errors import MessageNotFound, NothingToTitle, ProviderAuthError, SessionBusy, ShuttingDown
 from assistant_stream.core.events import Finish, ReasoningDelta, TextDelta, Usage
-from assistant_stream.core.settings import ConfigStore
 from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
 from tests.support.engines import ListEngine, always

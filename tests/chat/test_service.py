@@ -10,10 +10,10 @@ import pytest
 
 from assistant_stream.chat.manager import GenerationManager
 from assistant_stream.chat.service import ChatService
+from assistant_stream.core.config_store import ConfigStore
 from assistant_stream.core.env import AppEnv
 from assistant_stream.core.errors import EmptyMessage, InvalidParameter, MessageNotFound, MissingParameter
 from assistant_stream.core.events import Finish, TextDelta
-from assistant_stream.core.settings import ConfigStore
 from assistant_stream.providers.transport import ProviderClient
 from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage

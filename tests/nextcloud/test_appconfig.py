@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from assistant_stream.core.config_store import ConfigStore
 from assistant_stream.core.secrets import Secret
-from assistant_stream.core.settings import ConfigStore
 from assistant_stream.nextcloud.server import NextcloudServer
 from tests.support.nextcloud_double import NC_API_KEY as API_KEY
 from tests.support.nextcloud_double import NextcloudDouble, looks_encrypted

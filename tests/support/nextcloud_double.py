@@ -113,15 +113,15 @@ def ocs_response(version: int, data: Any = None, *, status: int = 200, message: 
 
 
 def _fake_encrypt(value: str) -> str:
-    # Shaped like ICrypto's output (ciphertext|iv|hmac|version) so it is recognisable in assertions.
-    return base64.b64encode(value.encode()).decode() + "|" + secrets.token_hex(8) + "|" + "0" * 16 + "|3"
+    # Shaped like ICrypto's output as the real Nextcloud stores it: hex ciphertext|hex iv|hex hmac|version.
+    return value.encode().hex() + "|" + secrets.token_hex(16) + "|" + "0" * 128 + "|3"
 
 
 def _fake_decrypt(value: str) -> str:
     parts = value.split("|")
     if len(parts) != 4 or parts[3] != "3":
         raise ValueError("not encrypted")
-    return base64.b64decode(parts[0], validate=True).decode()
+    return bytes.fromhex(parts[0]).decode()
 
 
 def looks_encrypted(value: str | None) -> bool:

@@ -46,7 +46,7 @@ async def test_heartbeat_init_enable_disable(app_factory: AppFactory, nextcloud:
         state = nextcloud.initial_states[("top_menu", "chat", "config")]
         assert state["appId"] == "assistant_stream"
         assert "assistant_stream_admin" in nextcloud.settings_forms
-        assert nextcloud.appconfig_sensitive("streaming_api_key")
+        assert nextcloud.appconfig_sensitive("streaming_api_key_new")  # the form's write-only key field
 
         disabled = await appapi.put("/enabled", params={"enabled": 0})
         assert disabled.status_code == 200 and disabled.json() == {"error": ""}

@@ -7,7 +7,8 @@ import logging
 from typing import Any, Protocol
 
 from ..core import errors
-from ..core.settings import ConfigStore, Settings
+from ..core.config_store import ConfigStore
+from ..core.settings import Settings
 from ..files.extract import Limits
 from ..files.kinds import HEAD_BYTES, Kind, detect
 from ..files.result import BUSY, TOO_LARGE, UNSUPPORTED, ExtractionError

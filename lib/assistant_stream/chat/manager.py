@@ -6,10 +6,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from ..core.config_store import ConfigStore
 from ..core.errors import MessageNotFound, NothingToTitle, RateLimited, SessionBusy, ShuttingDown
 from ..core.events import ChatMessage
 from ..core.limits import STOP_WAIT, TITLE_CONTEXT_MESSAGES
-from ..core.settings import ConfigStore, Settings
+from ..core.settings import Settings
 from ..store.coordination_memory import MemoryCoordinator
 from ..store.values import Record
 from .answer_store import AnswerStore

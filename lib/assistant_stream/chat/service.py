@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from ..core.config_store import ConfigStore
 from ..core.env import AppEnv
 from ..core.errors import (
     AppError,
@@ -19,7 +20,7 @@ from ..core.errors import (
     NotFound,
 )
 from ..core.limits import FIRST_MESSAGE_TITLE
-from ..core.settings import ConfigStore, Settings
+from ..core.settings import Settings
 from ..nextcloud.server import NextcloudServer
 from ..providers.diagnostics import ConnectionReport, diagnose_settings
 from ..providers.transport import ProviderClient

@@ -1,17 +1,12 @@
-"""Settings: environment variables over the app's Nextcloud config over defaults, cached briefly."""
+"""Settings: environment variables over the app's Nextcloud config over defaults (core/config_store.py caches them)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
-import os
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from .errors import AppError
 from .secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -83,6 +78,11 @@ class Settings:
 
 SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings) if f.name not in ("sources", "stale"))
 SENSITIVE_KEYS = frozenset({"streaming_api_key"})
+# Write-only inboxes: Nextcloud's forms API hands every field's stored value (a password field's decrypted) to
+# the admin's browser, so the admin form's key field is not the key. What the admin types there is moved by
+# the app into the key the inbox names (never a form field) and the inbox is emptied (docs/configuration.md).
+KEY_INBOX = "streaming_api_key_new"
+INBOXES: Mapping[str, str] = {KEY_INBOX: "streaming_api_key"}
 _DEFAULTS = Settings()
 
 
@@ -138,66 +138,3 @@ def build_settings(environ: Mapping[str, str], appconfig: Mapping[str, str | Non
             sources[key] = source  # type: ignore[assignment]
             break
     return Settings(**values, sources=sources, stale=stale)
-
-
-class AppConfigSource(Protocol):
-    """Where the app's Nextcloud config lives (nc.appconfig_ex in production, a dict in tests)."""
-
-    async def fetch(self, keys: Sequence[str]) -> dict[str, str | None]: ...
-
-    async def store(self, key: str, value: str, *, sensitive: bool) -> None: ...
-
-
-class ConfigStore:
-    """Caches settings for ``ttl`` seconds; when Nextcloud is unreachable keeps the last good values."""
-
-    def __init__(self, source: AppConfigSource | None, *, ttl: float = 10.0,
-                 environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self._source = source
-        self._clock = clock
-        self._ttl = ttl
-        self._environ = os.environ if environ is None else environ
-        self._cached: Settings | None = None
-        self._expires_at = -math.inf
-        self._lock = asyncio.Lock()
-        self._last_good: dict[str, str | None] | None = None
-        self._outage_logged = False
-
-    def invalidate(self) -> None:
-        self._expires_at = -math.inf
-
-    async def get(self) -> Settings:
-        if self._cached is not None and self._clock() < self._expires_at:
-            return self._cached
-        async with self._lock:  # one fetch at a time: a burst of requests costs one round trip
-            if self._cached is not None and self._clock() < self._expires_at:
-                return self._cached
-            self._cached = await self._load()
-            self._expires_at = self._clock() + self._ttl
-            return self._cached
-
-    async def _load(self) -> Settings:
-        if self._source is None:
-            return build_settings(self._environ, {})
-        try:
-            raw = await self._source.fetch(SETTING_KEYS)
-        except (AppError, OSError, TimeoutError) as exc:
-            if not self._outage_logged:
-                # One clear line per outage, not one per request.
-                log.warning("Nextcloud unreachable for settings (%s); using the last values read",
-                            type(exc).__name__)
-                self._outage_logged = True
-            return build_settings(self._environ, self._last_good or {}, stale=True)
-        if self._outage_logged:
-            log.info("Nextcloud reachable again for settings")
-            self._outage_logged = False
-        self._last_good = raw
-        return build_settings(self._environ, raw)
-
-    async def set(self, key: str, value: str) -> None:
-        if key not in SETTING_KEYS:
-            raise KeyError(key)
-        if self._source is None:
-            raise RuntimeError("no app config source")
-        await self._source.store(key, value, sensitive=key in SENSITIVE_KEYS)
-        self.invalidate()

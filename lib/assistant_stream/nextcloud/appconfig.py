@@ -8,7 +8,7 @@ from .client import NextcloudClient
 
 
 class AppConfig:
-    """Implements core.settings.AppConfigSource on the ExApp's own client."""
+    """Implements core.config_store.AppConfigSource on the ExApp's own client."""
 
     def __init__(self, client: NextcloudClient) -> None:
         self._client = client

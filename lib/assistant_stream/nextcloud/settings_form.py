@@ -1,4 +1,4 @@
-"""The admin settings form (Nextcloud's declarative settings) in the "Artificial Intelligence" section."""
+"""The admin settings form (Nextcloud's declarative settings) in the AI section ("Assistant" on Nextcloud 32/33)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from typing import Any
 
 from nc_py_api.ex_app import SettingsField, SettingsFieldType, SettingsForm
 
-from ..core.settings import Settings
+from ..core.settings import KEY_INBOX, Settings
 
 SETTINGS_FORM_ID = "assistant_stream_admin"
-# "ai" is the id of core's "Artificial Intelligence" admin section.
+# "ai" is the id of core's AI admin section, labelled "Assistant" on Nextcloud 32 and 33.
 SETTINGS_SECTION_ID = "ai"
-API_KEY_SETTING = "streaming_api_key"
 
 
 TEXT, NUMBER, PASSWORD = SettingsFieldType.TEXT, SettingsFieldType.NUMBER, SettingsFieldType.PASSWORD
@@ -33,10 +32,13 @@ def _provider_fields() -> list[SettingsField]:
             "Azure OpenAI: https://<resource>.openai.azure.com/openai/deployments/<deployment>"
             "?api-version=<version>. Leave empty to use Nextcloud's own text processing (TaskProcessing)."),
             placeholder="https://api.openai.com/v1"),
-        _field(API_KEY_SETTING, "API key", (
-            "Sent as 'Authorization: Bearer <key>' (Azure: as 'api-key'). Stored encrypted. "
-            "Leave empty for servers without authentication (Ollama, a local llama.cpp)."),
-            PASSWORD, default="", sensitive=True),
+        # Write-only (core.settings.INBOXES): Nextcloud would show a field's stored value to the admin's browser.
+        SettingsField(id=KEY_INBOX, title="API key (write-only)", type=PASSWORD, default="", sensitive=True,
+                      description=(
+                          "Type a new key to set or replace the stored one; leave empty to keep it. The key is "
+                          "stored encrypted and never shown again: this field empties itself once the app has "
+                          "taken the key over. Sent as 'Authorization: Bearer <key>' (Azure: as 'api-key'). "
+                          "Servers without authentication (Ollama, a local llama.cpp) need none.")),
         _field("streaming_model", "Model", (
             "Model name as the API knows it, e.g. gpt-4o-mini, llama3.1:8b (Ollama) or the "
             "served model name (vLLM).")),
@@ -63,7 +65,8 @@ def _answer_fields() -> list[SettingsField]:
 
 
 def settings_form() -> SettingsForm:
-    """The admin form (declarative settings). Field ids are the app config keys ConfigStore reads."""
+    """The admin form (declarative settings). Field ids are the app config keys ConfigStore reads (the key's field:
+    its write-only inbox)."""
     return SettingsForm(
         id=SETTINGS_FORM_ID, section_type="admin", section_id=SETTINGS_SECTION_ID, title="Assistant Stream",
         description="AI chat that streams answers token by token from any OpenAI-compatible API.",

@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from ..core import errors
-from ..core.settings import SENSITIVE_KEYS
+from ..core.settings import INBOXES
 from .appconfig import AppConfig
 from .client import NextcloudClient
 from .settings_form import SETTINGS_FORM_ID, settings_form
@@ -40,8 +40,8 @@ class UiRegistration:
         """
         nc, call = self._client.app(), self._client.call
         try:
-            # First, so that the admin form can never be the one creating the key (unencrypted).
-            await self._ensure_sensitive_keys()
+            # First, so that the admin form can never be the one creating its inbox (unflagged, unreadable).
+            await self._prepare_inboxes()
             await call("register top menu", nc.ui.top_menu.register(MENU_NAME, MENU_DISPLAY_NAME, MENU_ICON))
             await call("register script", nc.ui.resources.set_script(UI_TYPE, MENU_NAME, SCRIPT_PATH))
             await call("register style", nc.ui.resources.set_style(UI_TYPE, MENU_NAME, STYLE_PATH))
@@ -84,9 +84,12 @@ class UiRegistration:
             self._client.app().ui.resources.set_initial_state(UI_TYPE, MENU_NAME, INITIAL_STATE_KEY, state),
         )
 
-    async def _ensure_sensitive_keys(self) -> None:
-        existing = await self._appconfig.fetch(sorted(SENSITIVE_KEYS))
-        for key in sorted(SENSITIVE_KEYS):
-            # Absent: create it empty and flagged. Present: write back the value read, now flagged; for a key
-            # that already was sensitive this changes nothing, for one set without the flag it fixes the flag.
-            await self._appconfig.store(key, existing.get(key) or "", sensitive=True)
+    async def _prepare_inboxes(self) -> None:
+        """Create the form's write-only entries empty and sensitive, so that a value saved there is encrypted once
+        and handed to the app decrypted (core.settings.INBOXES). The key itself is never touched here: the admin
+        may be setting it with occ at this very moment (``app:register --wait-finish`` returns before the app is
+        enabled), and a read-then-write would overwrite it (issue 11, defect 7)."""
+        existing = await self._appconfig.fetch(sorted(INBOXES))
+        for inbox in sorted(INBOXES):
+            if not existing.get(inbox):  # a pending value is left for ConfigStore to move
+                await self._appconfig.store(inbox, "", sensitive=True)

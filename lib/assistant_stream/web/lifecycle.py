@@ -14,7 +14,7 @@ from fastapi import APIRouter
 
 from ..core.errors import AppError
 from ..nextcloud.server import NextcloudServer
-from .client_config import client_config
+from .client_config import page_config
 from .endpoint import Call, route
 from .params import P
 
@@ -30,13 +30,16 @@ async def heartbeat(call: Call) -> Any:
 @route(router, "PUT", "/enabled", [P("enabled", "str", required=False, default="")], access="appapi",
        in_schema=False)
 async def enabled(call: Call) -> Any:
-    nextcloud = call.services.nextcloud
+    nextcloud, config = call.services.nextcloud, call.services.config
     error = ""
     if nextcloud is not None:
         if call.params["enabled"].lower() in ("1", "true"):
-            error = await nextcloud.ui.on_enabled(await client_config(call.chat))
+            # A fresh read, not the cache: AppAPI's `app:register --wait-finish` returns before it calls this,
+            # so the admin may have configured the app a moment ago (issue 11, defect 7).
+            error = await nextcloud.ui.on_enabled(page_config(call.chat.env, await config.fresh()))
         else:
             error = await nextcloud.ui.on_disabled()
+        config.invalidate()  # whatever the admin does next is read at the next request
     return {"error": error}
 
 

@@ -13,9 +13,9 @@ from ..chat.engines import DocumentsCheck, EngineSelector
 from ..chat.eventlog import EventLog
 from ..chat.manager import GenerationManager
 from ..chat.service import ChatService
+from ..core.config_store import ConfigStore
 from ..core.env import AppEnv
 from ..core.limits import EVENTLOG_RETENTION
-from ..core.settings import ConfigStore
 from ..core.tokens import StreamTokens
 from ..files.runner import Extractor
 from ..nextcloud.server import NextcloudServer
@@ -27,6 +27,7 @@ from ..store.eventlog_memory import MemoryEventLog
 from ..store.eventlog_redis import RedisEventLog
 from ..store.redis_hub import RedisHub
 from ..store.storage import Storage
+from .client_config import republish_page_config
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ async def build_services(env: AppEnv, environ: Mapping[str, str] | None, nextclo
             log.warning("%d answers were cut off by a restart; their saved text is kept as 'interrupted'",
                         interrupted)
     config = ConfigStore(nextcloud.appconfig if nextcloud else None, ttl=config_ttl, environ=environ)
+    if nextcloud is not None:
+        config.on_change(republish_page_config(env, nextcloud.ui))
     provider = ProviderClient()
     taskprocessing = TaskProcessingEngine(nextcloud.taskprocessing) if nextcloud is not None else None
     documents = DocumentsCheck(ContextChatEngine(nextcloud.taskprocessing)) if nextcloud is not None else None
@@ -95,6 +98,7 @@ async def build_services(env: AppEnv, environ: Mapping[str, str] | None, nextclo
 
 async def close_services(services: Services) -> None:
     await services.generations.shutdown()
+    await services.config.aclose()
     await services.eventlog.aclose()
     await services.coordinator.aclose()
     if services.redis is not None:
