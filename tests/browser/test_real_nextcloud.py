@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page
@@ -58,11 +59,15 @@ async def test_chat_stays_below_nextclouds_header(nc_page: Page) -> None:
     assert chat >= header, f"the chat starts at {chat}px, above the header's bottom at {header}px"
 
 
-async def test_question_answer_and_rename_in_the_browser(real_nc: RealStack, nc_page: Page) -> None:
+async def test_question_answer_and_rename_in_the_browser(real_nc: RealStack, nc_page: Page, artifacts: Path) -> None:
     mark = marker()
     real_nc.provider.answer(mark, openai_stream(["Real", " Nextcloud", " answer."], delay=0.05))
     await send(nc_page, f"Hello {mark}")
-    answer = await wait_answer(nc_page, timeout=30_000)
+    try:
+        answer = await wait_answer(nc_page, timeout=30_000)
+    except Exception:
+        await nc_page.screenshot(path=str(artifacts / f"real-nextcloud-{real_nc.nc.tarball.id}-fail.png"))
+        raise
     assert await content_of(answer) == "Real Nextcloud answer."
     # Through the stock proxy the answer reaches the page by long-poll, and the page says so.
     assert "Polling" in await nc_page.locator("[data-test=transport]").last.inner_text()
