@@ -35,13 +35,21 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## create .venv and install the app with its test tools
 
-system-deps: ## Debian packages the tests need: Chromium (browser tests), PostgreSQL (second database), Redis (shared state), buildah (image)
+# PHP for the real Nextcloud the tests install from ../shared/nextcloud (tests/nextcloud_real; the tarballs'
+# README lists these), served by PHP's built-in server.
+NEXTCLOUD_PHP_PACKAGES := php8.2-cli php8.2-sqlite3 php8.2-xml php8.2-mbstring php8.2-curl php8.2-gd php8.2-zip \
+	php8.2-intl php8.2-bcmath php8.2-gmp
+
+system-deps: ## Debian packages the tests need: Chromium (browser tests), PostgreSQL (second database), Redis (shared state), buildah (image), PHP (Nextcloud)
 	@need=""; \
 	command -v chromium >/dev/null || need="$$need chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
 	command -v redis-server >/dev/null || need="$$need redis-server"; \
 	for p in buildah crun fuse-overlayfs; do command -v $$p >/dev/null || need="$$need $$p"; done; \
 	[ -x /usr/sbin/debootstrap ] || need="$$need debootstrap"; \
+	for p in $(NEXTCLOUD_PHP_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || need="$$need $$p"; \
+	done; \
 	if [ -n "$$need" ]; then \
 	  echo "installing:$$need"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
