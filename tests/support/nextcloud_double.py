@@ -112,12 +112,12 @@ def ocs_response(version: int, data: Any = None, *, status: int = 200, message: 
     return JSONResponse({"ocs": {"meta": meta, "data": data}}, status_code=http)
 
 
-def _fake_encrypt(value: str) -> str:
+def fake_encrypt(value: str) -> str:
     # Shaped like ICrypto's output as the real Nextcloud stores it: hex ciphertext|hex iv|hex hmac|version.
     return value.encode().hex() + "|" + secrets.token_hex(16) + "|" + "0" * 128 + "|3"
 
 
-def _fake_decrypt(value: str) -> str:
+def fake_decrypt(value: str) -> str:
     parts = value.split("|")
     if len(parts) != 4 or parts[3] != "3":
         raise ValueError("not encrypted")
@@ -126,7 +126,7 @@ def _fake_decrypt(value: str) -> str:
 
 def looks_encrypted(value: str | None) -> bool:
     try:
-        _fake_decrypt(value or "")
+        fake_decrypt(value or "")
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return False
     return True
@@ -376,7 +376,7 @@ class NextcloudDouble:
                 for fld in form.get("fields", []):
                     if fld.get("id") == field_id:
                         if fld.get("sensitive") is True:
-                            value = _fake_encrypt(value)
+                            value = fake_encrypt(value)
                         self._set_config(field_id, value, None)  # sensitive: null, as the listener does
                         return
             raise KeyError(f"no registered form has a field {field_id!r}")
@@ -590,14 +590,14 @@ class NextcloudDouble:
         value = str(row["value"])
         if value and row["sensitive"]:
             try:
-                return _fake_decrypt(value)
+                return fake_decrypt(value)
             except (ValueError, binascii.Error, UnicodeDecodeError):
                 return ""  # AppAPI logs "Failed to decrypt" and returns ""
         return value
 
     def _set_config(self, key: str, value: Any, sensitive: bool | None) -> dict[str, Any]:
         value = "" if value is None else str(value)
-        stored = _fake_encrypt(value) if sensitive and value != "" else ("" if sensitive else value)
+        stored = fake_encrypt(value) if sensitive and value != "" else ("" if sensitive else value)
         row = self.appconfig_rows.get(key)
         if row is None:
             row = {"value": stored, "sensitive": bool(sensitive)}

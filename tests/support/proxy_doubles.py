@@ -11,29 +11,40 @@ What they reproduce, and where from (/work/shared/notes/nextcloud.md; app_api ``
   PHP pattern, so such a route never matches), the verb a case-insensitive *substring* of the route's verb list,
   and the access level (PUBLIC anyone, USER a logged-in user, ADMIN a member of "admin"). The proxy routes are
   ``#[PublicPage]``: a request without a session is simply a request without a user, so it fails the access check
-  of a USER/ADMIN route and gets **404** like a route the user may not use (AppAPI never answers 401 or 403 here).
+  of a USER/ADMIN route and gets **404** (Nextcloud's HTML "not found" page) like a route the user may not use
+  (AppAPI never answers 401 or 403 here). Only GET, POST, PUT and DELETE are routed: any other verb (PATCH) gets
+  **405** with an empty text/html body from Nextcloud and never reaches the ExApp.
   The request is forwarded with the browser's headers (minus ``Host``, ``Content-Length``, ``X-Origin-IP`` and any
   ``AUTHORIZATION-APP-API``), ``X-Origin-IP`` and AppAPI's headers. The whole upstream body is read before the
   answer starts (Guzzle's CurlHandler, measured: SSE arrives in one piece at the end). AppAPI's headers are removed
-  from the response, ``Transfer-Encoding`` dropped, and ``Cache-Control: private, max-age=3600`` added when the
+  from the response, ``Transfer-Encoding`` dropped, and ``Cache-Control: private, max-age=3600, must-revalidate``
+  added when the
   response set no Cache-Control and its Content-Type is not exactly ``application/json`` (or ``application/x-tar``)
   and the path does not end in ``.html``. ``delay`` adds a cost per request (measured: ~0.095 s with an app
   password). An upstream that cannot be reached gives 500, as ``requestToExApp2`` returning an error array does.
 * ``/index.php/apps/app_api/embedded/<appid>/<name>`` (``BufferingProxy``): the top-menu page as Nextcloud renders
   it: ``<head data-requesttoken data-user>``, the registered initial states as
-  ``<input type="hidden" id="initial-state-app_api-<key>" value="<base64 json>">``, ``<div id="content"></div>``,
+  ``<input type="hidden" id="initial-state-app_api-<key>" value="<base64 json>">`` where the JSON is a *string*
+  holding the state's JSON (AppAPI hands the stored JSON text to provideInitialState, which encodes it again),
+  ``<div id="content"></div>``,
   ``window._oc_webroot = ""`` and ``OC.config.modRewriteWorking = false`` (so @nextcloud/router's ``generateUrl``
   gives ``/index.php/apps/...``), the registered styles as
   ``<link rel="stylesheet" href="/index.php/apps/app_api/proxy/<appid>/<path>.css?v=...">`` and the registered
   scripts as ``<script nonce=".." defer src="/index.php/apps/app_api/proxy/<appid>/<path>.js?v=..."></script>``.
   AppAPI adds each script as ``Util::addScript('app_api', 'proxy_js/<i>')`` and rewrites the URL afterwards;
   Nextcloud emits ``type="module"`` only for ``.mjs`` files, so the bundle is loaded as a classic deferred script
-  and must not be an ES module (tests/test_proxy_doubles.py checks the built bundle). Without a session the page
+  and must not be an ES module (tests/system/test_proxy_doubles.py checks the built bundle). Without a session the page
   redirects (303) to the login page, as the non-public controller does; an unknown menu entry or a disabled app
   gives 404.
 * ``/exapps/<appid>/<path>`` (``HarpProxy``): HaRP's routing as far as the ExApp can tell: the same session cookie,
   the same routes (no route: 404; a route the user's level does not reach, including no session: 401, HaRP's
   "unauthorized"), the same AppAPI headers, and the response passed through chunk by chunk as it arrives.
+
+* Nextcloud's own browser-facing OCS routes the app's pages and tests read: ``core/navigation/apps`` (the top-menu
+  entries), ``settings/api/declarative/forms`` (every field's stored value, a sensitive one decrypted: the echo
+  that made the key field write-only) and ``declarative/value[-sensitive]`` (the admin saving a field).
+
+tests/nextcloud_real/test_doubles_agree.py runs the same checks against these doubles and the real Nextcloud.
 
 Tests log a browser in with ``proxies.login("alice")`` (a cookie dict for httpx) and point the proxies at a running
 app with ``proxies.upstream = app.url``; the app must use ``nextcloud.app_secret`` as its APP_SECRET (the
@@ -59,20 +70,34 @@ from typing import Any
 import httpx
 import pytest
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route as StarletteRoute
 
 from assistant_stream.web.routes import ROUTES, Access, Route
 from tests.support.appserver import RunningApp
-from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.nextcloud_double import NextcloudDouble, fake_decrypt
 
 SESSION_COOKIE = "nc_session_id"
 AA_VERSION = "32.0.0"
 APPAPI_HEADERS = ("aa-version", "ex-app-id", "ex-app-version", "authorization-app-api", "aa-request-id")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
                         "transfer-encoding"})
-CACHE_FOR_AN_HOUR = "private, max-age=3600"  # Nextcloud's Response::cacheFor(3600)
+CACHE_FOR_AN_HOUR = "private, max-age=3600, must-revalidate"  # Nextcloud's Response::cacheFor(3600), measured
+# AppAPI's proxy routes (appinfo/routes.php): any other verb is answered by Nextcloud itself, 405 with an empty
+# text/html body, and never reaches the ExApp (measured on 32.0.2 and 33.0.3).
+PROXY_VERBS = ("GET", "POST", "PUT", "DELETE")
+HTML = "text/html; charset=UTF-8"
+# Nextcloud's NotFoundResponse renders its 404 template (a whole HTML page) with this header.
+NOT_FOUND_HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate"}
+NOT_FOUND_PAGE = ('<!DOCTYPE html>\n<html class="ng-csp" lang="en"><head><title>Nextcloud</title></head>'
+                  '<body id="body-login"><div class="body-login-container"><h2>Page not found</h2>'
+                  '<p>The page could not be found on the server.</p></div></body></html>\n')
 UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=5.0)  # AppAPI sets no timeout at all (TIMEOUT => 0)
+
+
+def not_found() -> Response:
+    """Nextcloud's NotFoundResponse as AppAPI returns it for an unknown, disabled or forbidden route."""
+    return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=NOT_FOUND_HEADERS)
 
 
 # --- AppAPI's route check ------------------------------------------------------------------------
@@ -269,18 +294,93 @@ class ProxyDoubles:
             StarletteRoute(f"/exapps/{self.app_id}/{{path:path}}", self._harp_proxy, methods=verbs),
             StarletteRoute(f"/index.php/apps/app_api/embedded/{self.app_id}/{{name}}", self._embedded_page,
                            methods=["GET"]),
+            StarletteRoute("/ocs/v2.php/core/navigation/apps", self._navigation, methods=["GET"]),
+            StarletteRoute("/ocs/v2.php/settings/api/declarative/forms", self._forms, methods=["GET"]),
+            StarletteRoute("/ocs/v2.php/settings/api/declarative/value", self._form_value, methods=["POST"]),
+            StarletteRoute("/ocs/v2.php/settings/api/declarative/value-sensitive", self._form_value,
+                           methods=["POST"]),
         ]
+
+    # --- what the browser reads from Nextcloud itself (OCS v2, session cookie) ---
+
+    @staticmethod
+    def _ocs(data: Any, status: int = 200) -> Response:
+        meta = {"status": "ok" if status == 200 else "failure", "statuscode": status,
+                "message": "OK" if status == 200 else ""}
+        return JSONResponse({"ocs": {"meta": meta, "data": data}}, status_code=status)
+
+    async def _navigation(self, request: Request) -> Response:
+        """``core/navigation/apps``: the app's top-menu entries as LoadMenuEntriesListener adds them."""
+        user = self._user(request)
+        if user is None:
+            return self._ocs([], 401)
+        admin = self._is_admin(user)
+        nc = self.nextcloud
+        with nc.lock:
+            entries = [] if not nc.enabled else [
+                {"id": f"app_api_{self.app_id}_{name}", "type": "link", "app": "app_api",
+                 "href": self.embedded_path(name), "icon": f"{self.proxy_path}/{entry['icon']}",
+                 "name": entry["display_name"], "active": False, "unread": 0, "classes": "", "order": 100,
+                 "default": False}
+                for name, entry in nc.top_menu.items() if admin or not entry["admin_required"]]
+        return self._ocs(entries)
+
+    async def _forms(self, request: Request) -> Response:
+        """``declarative/forms``: every field with its stored value, a sensitive one DECRYPTED (GetValueListener:
+        it decrypts the stored text whatever the entry's flag; what does not decrypt reads as ""), else the
+        field's default. Admin forms only for admins."""
+        user = self._user(request)
+        if user is None:
+            return self._ocs(None, 401)
+        if not self._is_admin(user):
+            return self._ocs([])
+        nc = self.nextcloud
+        out = []
+        with nc.lock:
+            for form in nc.settings_forms.values():
+                fields = []
+                for fld in form.get("fields", []):
+                    row = nc.appconfig_rows.get(fld["id"])
+                    if row is not None:
+                        value = str(row["value"])
+                        if fld.get("sensitive") is True:
+                            try:
+                                value = fake_decrypt(value)
+                            except (ValueError, UnicodeDecodeError):
+                                value = ""
+                    else:
+                        default = fld.get("default", "")
+                        value = json.dumps(default) if isinstance(default, (int, float, list)) else default
+                    fields.append({**fld, "value": value})
+                out.append({**form, "fields": fields, "app": self.app_id, "storage_type": "external"})
+        return self._ocs(out)
+
+    async def _form_value(self, request: Request) -> Response:
+        """``declarative/value`` (and ``value-sensitive``): the admin saves one field (SetValueListener)."""
+        user = self._user(request)
+        if user is None:
+            return self._ocs(None, 401)
+        if not self._is_admin(user):
+            return self._ocs(None, 403)
+        body = await request.json()
+        try:
+            self.nextcloud.admin_saves_form(str(body["fieldId"]), str(body["value"]), str(body["formId"]))
+        except KeyError:
+            return self._ocs(None, 400)
+        return self._ocs(None)
 
     # --- the stock AppAPI proxy: buffers ---
 
     async def _stock_proxy(self, request: Request) -> Response:
+        if request.method not in PROXY_VERBS:
+            return Response(b"", status_code=405, media_type=HTML)
         path = request.path_params["path"]
         user = self._user(request)
         route = find_route(path, request.method)
         with self.nextcloud.lock:
             enabled = self.nextcloud.enabled
         if not enabled or route is None or user_level(user, self._is_admin(user)) < route.access:
-            return Response("", status_code=404)  # NotFoundResponse: unknown, disabled or not allowed alike
+            return not_found()  # unknown, disabled or not allowed alike
         if self.delay:
             await asyncio.sleep(self.delay)
         url, headers = self._upstream_request("appapi", request, path, user or "", route)
@@ -342,7 +442,7 @@ class ProxyDoubles:
         nc = self.nextcloud
         with nc.lock:
             if not nc.enabled or name not in nc.top_menu:
-                return Response("", status_code=404)
+                return not_found()
             states = {k[2]: v for k, v in nc.initial_states.items() if k[:2] == ("top_menu", name)}
             scripts = [k[2] for k in nc.scripts if k[:2] == ("top_menu", name)]
             styles = [k[2] for k in nc.styles if k[:2] == ("top_menu", name)]
@@ -370,7 +470,8 @@ class ProxyDoubles:
             "</head>",
             '<body id="body-user">',
             *(f'<input type="hidden" id="initial-state-app_api-{html.escape(key)}" value="'
-              f'{base64.b64encode(json.dumps(value).encode()).decode()}">' for key, value in states.items()),
+              f'{base64.b64encode(json.dumps(json.dumps(value)).encode()).decode()}">'
+              for key, value in states.items()),
             '<div id="skip-actions"></div>',
             '<div id="content" class="app-app_api" role="main"></div>',
             "</body>",

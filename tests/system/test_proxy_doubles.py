@@ -127,13 +127,13 @@ async def test_stock_proxy_cache_header_rule(proxies: ProxyDoubles, nextcloud: N
         proxies.upstream = f"http://127.0.0.1:{port}"
         async with browser(proxies) as b:
             r = await b.get(f"{proxies.proxy_path}/chat/sse")
-            assert r.status_code == 200 and r.headers["cache-control"] == "private, max-age=3600"
+            assert r.status_code == 200 and r.headers["cache-control"] == "private, max-age=3600, must-revalidate"
             assert "transfer-encoding" not in r.headers and r.text.endswith('{"done": true}\n\n')
             r = await b.get(f"{proxies.proxy_path}/chat/json")
             assert r.status_code == 200 and "cache-control" not in r.headers
             # AppAPI compares the Content-Type string exactly: a charset makes it cacheable.
             r = await b.get(f"{proxies.proxy_path}/chat/json_charset")
-            assert r.headers["cache-control"] == "private, max-age=3600"
+            assert r.headers["cache-control"] == "private, max-age=3600, must-revalidate"
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
@@ -154,8 +154,12 @@ async def test_stock_proxy_access_rules(proxied_app: ProxiedAppFactory, proxies:
         assert (await anonymous.get(f"{base}/chat/sessions")).status_code == 404
         assert (await alice.get(f"{base}/chat/sessions")).status_code == 200
         assert (await alice.get(f"{base}/Chat/sessions")).status_code == 404  # matched /i, the app is exact
+        # Only GET, POST, PUT and DELETE are routed: Nextcloud answers PATCH itself (issue 11, defect 1).
+        r = await alice.patch(f"{base}/chat/update_session", json={"sessionId": 1, "title": "x"})
+        assert r.status_code == 405 and r.headers["content-type"].startswith("text/html") and r.content == b""
     assert [f.path for f in proxies.forwarded_to("/admin/")] == ["/admin/status"]  # only the admin's
     assert proxies.forwarded_to("/nope") == []
+    assert proxies.forwarded_to("/update_session") == []
 
 
 async def test_stock_proxy_without_a_session(proxied_app: ProxiedAppFactory, proxies: ProxyDoubles) -> None:
@@ -278,7 +282,7 @@ async def test_embedded_page_as_nextcloud_renders_it(proxied_app: ProxiedAppFact
         assert re.search(r'<head [^>]*data-requesttoken="[^"]+"', html)
         assert '<div id="content"' in html and 'window._oc_webroot = ""' in html
         state = re.search(r'<input type="hidden" id="initial-state-app_api-config" value="([^"]+)">', html)
-        assert state and json.loads(base64.b64decode(state.group(1)))["appId"] == "assistant_stream"
+        assert state and json.loads(json.loads(base64.b64decode(state.group(1))))["appId"] == "assistant_stream"
         script = re.search(r'<script nonce="[^"]+" defer src="([^"]+)"></script>', html)
         assert script and script.group(1).startswith(
             "/index.php/apps/app_api/proxy/assistant_stream/js/assistant_stream-main.js?v=")
@@ -289,7 +293,7 @@ async def test_embedded_page_as_nextcloud_renders_it(proxied_app: ProxiedAppFact
         # `make test` builds the frontend first; a missing bundle is a failure, not a reason to skip.
         assert (ROOT / "js" / "assistant_stream-main.js").is_file(), "frontend not built: run `make frontend`"
         js = await b.get(script.group(1))
-        assert js.status_code == 200 and js.headers["cache-control"] == "private, max-age=3600"
+        assert js.status_code == 200 and js.headers["cache-control"] == "private, max-age=3600, must-revalidate"
         css = await b.get(style.group(1))
         assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
 
