@@ -94,8 +94,9 @@ export function useGeneration() {
 		}
 		finishReason.value = outcome.finishReason ?? msg?.finish_reason ?? null
 		usage.value = outcome.usage ?? usageOf(msg)
-		const tps = outcome.tokensPerSecond ?? msg?.tokens_per_second
-		if (tps !== null && tps !== undefined) {
+		// The server's figure is final, including "none" for an answer that came in one burst.
+		const tps = outcome.tokensPerSecond !== undefined ? outcome.tokensPerSecond : msg?.tokens_per_second
+		if (tps !== undefined) {
 			tokensPerSecond.value = tps
 		}
 		let err = outcome.error || null

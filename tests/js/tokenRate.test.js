@@ -12,6 +12,18 @@ test('the rate counts tokens since the first piece, once a quarter second has pa
 	expect(meter.arrivals()).toEqual([1000, 1200, 1500])
 })
 
+test('two pieces, however far apart, and a burst have no rate', () => {
+	let now = 1000
+	const meter = createRateMeter(() => now)
+	expect(meter.note(20)).toBeNull()
+	now = 3000
+	expect(meter.note(20)).toBeNull() // only two pieces
+	const burst = createRateMeter(() => 5000)
+	for (let i = 0; i < 30; i++) {
+		expect(burst.note(1)).toBeNull() // thirty pieces in no time
+	}
+})
+
 test('long-poll text is about 4 characters a token, and never 0', () => {
 	expect(estimateTokens(0)).toBe(1)
 	expect(estimateTokens(10)).toBe(3)
