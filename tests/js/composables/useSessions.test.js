@@ -49,16 +49,16 @@ describe('useSessions', () => {
 		expect([s.creating.value, s.sessions.value]).toEqual([false, []])
 	})
 
-	test('a rename shows at once and is taken back when the server refuses it', async () => {
+	test('a rename (PUT: the stock proxy refuses PATCH) shows at once and is taken back when the server refuses it', async () => {
 		server().on('GET /chat/sessions', [session(1, 'Old')])
 		let answer = {}
-		server().on('PATCH /chat/update_session', () => answer)
+		server().on('PUT /chat/update_session', () => answer)
 		const { s, banner } = sessions()
 		await s.load()
 		const renaming = s.rename({ id: 1, title: 'New' })
 		expect(s.sessions.value[0].title).toBe('New')
 		await renaming
-		expect(server().calls('PATCH /chat/update_session')[0].body).toEqual({ sessionId: 1, title: 'New' })
+		expect(server().calls('PUT /chat/update_session')[0].body).toEqual({ sessionId: 1, title: 'New' })
 		answer = reply({ error: 'too long', code: 'too_large' }, 400)
 		await s.rename({ id: 1, title: 'x'.repeat(500) })
 		expect(s.sessions.value[0].title).toBe('New')
