@@ -22,7 +22,8 @@ EXTRA_ENV: dict[str, tuple[str, str]] = {
     "LOCAL_MODE": (
         "Local mode (development only)",
         "Never set this in a container: it lets anyone who reaches the app's port on loopback in as one "
-        "local user. Only for `make run` on a developer machine.",
+        "local user (never for admin routes). Only for `make run` without a Nextcloud: ignored when NEXTCLOUD_URL "
+        "is set.",
     ),
     "LOG_LEVEL": ("Log level", "DEBUG, INFO (default), WARNING or ERROR. Secrets are never logged at any level."),
     "HTTPS_PROXY": ("HTTPS proxy", "Outgoing proxy for calls to the AI provider (httpx honours HTTPS_PROXY)."),
