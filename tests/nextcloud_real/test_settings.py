@@ -81,81 +81,21 @@ async def _everything_a_browser_can_read(real_nc: RealStack) -> str:
     return "\n".join(parts)
 
 
-async def _restore(real_nc: RealStack) -> None:
-    """Back to what the fixture configured (the next test waits for it with settled())."""
-    occ = real_nc.nc.occ
-    for key in ("streaming_model", "system_prompt"):
-        await occ("app_api:app:config:delete", APP, key, check=False)
-    await occ("app_api:app:config:set", APP, "streaming_model", f"--value={real_nc.values['streaming_model']}")
-    await occ("app_api:app:config:delete", APP, KEY, check=False)
-    await occ("app_api:app:config:set", APP, KEY, f"--value={real_nc.api_key}", "--sensitive=1")
-
-
-async def test_admin_form_settings_take_effect_and_the_key_never_comes_back(real_nc: RealStack) -> None:
-    """Issue 11 defect 2: the forms API returned the stored API key decrypted to the admin's browser."""
-    await real_nc.settled()
-    form = await _form(real_nc)
-    [password] = [f for f in form["fields"] if f["type"] == "password"]
-    new_key = "sk-form-" + secrets.token_urlsafe(24)
-    model, prompt = f"form-model-{secrets.token_hex(3)}", f"Form prompt {secrets.token_hex(3)}"
-    try:
-        await _save(real_nc, "streaming_model", model)
-        await _save(real_nc, "system_prompt", prompt)
-        await _save(real_nc, password["id"], new_key, sensitive=True)
-        await real_nc.settled({"streaming_model": model, "system_prompt": prompt})
-        await _uses_key(real_nc, new_key)
-        request = await _answer_request(real_nc)
-        assert request.json["model"] == model
-        assert request.json["messages"][0] == {"role": "system", "content": prompt}
-
-        seen = await _everything_a_browser_can_read(real_nc)
-        assert new_key not in seen
-        assert real_nc.api_key not in seen
-        form = await _form(real_nc)
-        assert [f.get("value") for f in form["fields"] if f["type"] == "password"] == [""]
-        assert new_key not in real_nc.app.log_text()
-
-        # The admin replaces it again from the form: the app switches to the newer key.
-        newer = "sk-form2-" + secrets.token_urlsafe(24)
-        await _save(real_nc, password["id"], newer, sensitive=True)
-        await _uses_key(real_nc, newer)
-        assert newer not in await _everything_a_browser_can_read(real_nc)
-    finally:
-        await _restore(real_nc)
-
-
-async def test_occ_settings_take_effect_and_the_key_never_comes_back(real_nc: RealStack) -> None:
-    await real_nc.settled()
-    occ = real_nc.nc.occ
-    new_key = "sk-occ-" + secrets.token_urlsafe(24)
-    model = f"occ-model-{secrets.token_hex(3)}"
-    try:
-        # As docs/configuration.md tells admins to change a value and to replace the key.
-        await occ("app_api:app:config:set", APP, "streaming_model", f"--value={model}", "--update-only")
-        await occ("app_api:app:config:delete", APP, KEY, check=False)
-        await occ("app_api:app:config:set", APP, KEY, f"--value={new_key}", "--sensitive=1")
-        await real_nc.settled({"streaming_model": model, KEY: "set"})
-        await _uses_key(real_nc, new_key)
-        assert (await _answer_request(real_nc)).json["model"] == model
-        assert new_key not in await _everything_a_browser_can_read(real_nc)
-        assert new_key not in real_nc.app.log_text()
-    finally:
-        await _restore(real_nc)
-
-
 async def test_configured_right_after_registration_takes_effect_at_once(real_nc: RealStack) -> None:
     """Issue 11 defect 7: configured with occ right after registration, the app went on with the default
     (empty) provider URL, and the page kept what it was told when the app was enabled."""
     first = real_nc.first_status
     assert first is not None
-    configured = {k: real_nc.values[k] for k in ("streaming_api_url", "streaming_model")}
+    configured = {k: real_nc.initial_values[k] for k in ("streaming_api_url", "streaming_model")}
     assert {k: first["settings"][k]["value"] for k in configured} == configured
     assert {first["settings"][k]["source"] for k in configured} == {"appconfig"}
     assert first["settings"][KEY] == {"value": "set", "source": "appconfig"}
     assert first["engine"] == "stream"
 
     await real_nc.settled()
-    # The key set right after registration is the one the provider gets (enabling must not overwrite it).
+    # The key set right after registration is the one the provider gets (enabling must not overwrite it). The
+    # settings tests below replace it later; this one runs first in its module (pytest keeps definition order).
+    assert real_nc.api_key == real_nc.initial_values[KEY], "a test before this one replaced the key"
     await _uses_key(real_nc, real_nc.api_key, timeout=15)
     # The page a user opens now says what the app does now, not what it was told when it was enabled.
     alice = real_nc.as_user("alice")
@@ -168,6 +108,49 @@ async def test_configured_right_after_registration_takes_effect_at_once(real_nc:
 
     state = await wait_for(page_is_current, timeout=30, what="the page's initial state to follow the settings")
     assert state["local"] is False
+
+
+async def test_admin_form_settings_take_effect_and_the_key_never_comes_back(real_nc: RealStack) -> None:
+    """Issue 11 defect 2: the forms API returned the stored API key decrypted to the admin's browser."""
+    await real_nc.settled()
+    form = await _form(real_nc)
+    [password] = [f for f in form["fields"] if f["type"] == "password"]
+    new_key = "sk-form-" + secrets.token_urlsafe(24)
+    model, prompt = f"form-model-{secrets.token_hex(3)}", f"Form prompt {secrets.token_hex(3)}"
+    # No restore afterwards: the stack's values follow (a restore would cost every later test a cache period).
+    real_nc.values.update({"streaming_model": model, KEY: new_key})
+    await _save(real_nc, "streaming_model", model)
+    await _save(real_nc, "system_prompt", prompt)
+    await _save(real_nc, password["id"], new_key, sensitive=True)
+    await real_nc.settled({"streaming_model": model, "system_prompt": prompt})
+    await _uses_key(real_nc, new_key)
+    request = await _answer_request(real_nc)
+    assert request.json["model"] == model
+    assert request.json["messages"][0] == {"role": "system", "content": prompt}
+
+    seen = await _everything_a_browser_can_read(real_nc)
+    assert new_key not in seen
+    assert real_nc.initial_values[KEY] not in seen
+    form = await _form(real_nc)
+    assert [f.get("value") for f in form["fields"] if f["type"] == "password"] == [""]
+    assert new_key not in real_nc.app.log_text()
+
+
+async def test_occ_settings_take_effect_and_the_key_never_comes_back(real_nc: RealStack) -> None:
+    await real_nc.settled()
+    occ = real_nc.nc.occ
+    new_key = "sk-occ-" + secrets.token_urlsafe(24)
+    model = f"occ-model-{secrets.token_hex(3)}"
+    real_nc.values.update({"streaming_model": model, KEY: new_key})
+    # As docs/configuration.md tells admins to change a value and to replace the key.
+    await occ("app_api:app:config:set", APP, "streaming_model", f"--value={model}", "--update-only")
+    await occ("app_api:app:config:delete", APP, KEY, check=False)
+    await occ("app_api:app:config:set", APP, KEY, f"--value={new_key}", "--sensitive=1")
+    await real_nc.settled({"streaming_model": model, KEY: "set"})
+    await _uses_key(real_nc, new_key)
+    assert (await _answer_request(real_nc)).json["model"] == model
+    assert new_key not in await _everything_a_browser_can_read(real_nc)
+    assert new_key not in real_nc.app.log_text()
 
 
 async def test_taskprocessing_path_reports_its_clear_error(real_nc: RealStack) -> None:

@@ -43,9 +43,10 @@ class RealStack:
     nc: RealNextcloud
     app: RunningExApp
     provider: SharedProvider
-    values: dict[str, str]  # what the admin configured with occ (url, model, key)
+    values: dict[str, str]  # what is configured now (url, model, key); tests that change a value update it
     registration: Registration = field(default_factory=Registration)
     first_status: dict[str, Any] | None = None  # /admin/status read right after configuring
+    initial_values: dict[str, str] = field(default_factory=dict)  # what was configured right after registration
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
     _admin: httpx.AsyncClient | None = None
 
@@ -77,9 +78,8 @@ class RealStack:
         return self._admin
 
     async def settled(self, expect: dict[str, str] | None = None, timeout: float = SETTLE_TIMEOUT) -> dict[str, Any]:
-        """Wait until /admin/status shows ``expect`` (default: the configured url and model, the key set)."""
-        want = expect or {"streaming_api_url": self.values["streaming_api_url"],
-                          "streaming_model": self.values["streaming_model"], "streaming_api_key": "set"}
+        """Wait until /admin/status shows ``expect`` (default: the configured provider url, and a key)."""
+        want = expect or {"streaming_api_url": self.values["streaming_api_url"], "streaming_api_key": "set"}
 
         async def check() -> dict[str, Any] | None:
             status = await self.status()
@@ -118,7 +118,7 @@ async def real_nc(request: pytest.FixtureRequest, shared_provider: SharedProvide
         app, _ = await _gather(start_make_run(nc.url, root / "app-data"), nc.set_up())
         values = {"streaming_api_url": shared_provider.base_url, "streaming_model": f"model-{tarball.id}",
                   "streaming_api_key": "sk-real-" + secrets.token_urlsafe(24)}
-        stack = RealStack(nc, app, shared_provider, values)
+        stack = RealStack(nc, app, shared_provider, dict(values), initial_values=values)
         stack.registration = await register_and_configure(nc, app, values)
         # The suite starts far more answers per minute as one user than a person does (the default limit is 20).
         await nc.occ("app_api:app:config:set", "assistant_stream", "max_starts_per_minute", "--value=1000")
@@ -202,7 +202,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not TARBALLS:
         if _deselected[0]:
             tr.write_line(f"real Nextcloud: {_deselected[0]} tests did NOT run ({NO_TARBALL_REASON}); "
-                          f"set NEXTCLOUD_TARBALL to run them", yellow=True, bold=True)
+                          f"point NEXTCLOUD_TARBALL at Nextcloud tarballs to run them", yellow=True, bold=True)
         return
     if not _ran:
         return

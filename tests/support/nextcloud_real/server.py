@@ -238,7 +238,8 @@ class RealNextcloud:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            await asyncio.wait_for(proc.wait(), 10)
+            # PHP's built-in server keeps nothing worth a graceful stop; runuser may linger over its child.
+            await asyncio.wait_for(proc.wait(), 2)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
