@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -26,6 +28,7 @@ from tests.support.nextcloud_real.exapp import Registration, RunningExApp, regis
 from tests.support.nextcloud_real.provider import SharedProvider
 from tests.support.nextcloud_real.server import RealNextcloud
 from tests.support.nextcloud_real.tarballs import Tarball, find_tarballs
+from tests.support.ports import free_port
 
 FIXTURE = "real_nc"
 TARBALLS, NO_TARBALL_REASON = find_tarballs()
@@ -33,6 +36,7 @@ SETTLE_TIMEOUT = 40.0  # the app's settings cache is 10 s; an admin would wait t
 
 _ran: dict[str, Counter[str]] = {}  # tarball id -> outcome counts
 _deselected: list[int] = [0]
+_selected: set[str] = set()  # tarball ids that have tests in this run
 _timings: dict[str, dict[str, float]] = {}
 
 
@@ -100,22 +104,98 @@ async def shared_provider() -> AsyncIterator[SharedProvider]:
         yield provider
 
 
+class Preparer:
+    """Unpacks and installs the next version's Nextcloud while the current version's tests run (they mostly wait
+    on paced answers), so a run pays the set-up of one version only once in full."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[RealNextcloud]] = {}
+        self._removals: list[threading.Thread] = []
+        self._removing: set[Path] = set()
+
+    def remove_later(self, folder: Path) -> None:
+        if folder in self._removing:
+            return
+        self._removing.add(folder)
+        thread = threading.Thread(target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True},
+                                  name=f"remove {folder.name}")
+        thread.start()
+        self._removals.append(thread)
+
+    def start(self, tarball: Tarball) -> asyncio.Task[RealNextcloud]:
+        if tarball.id not in self._tasks:
+            self._tasks[tarball.id] = asyncio.get_running_loop().create_task(self._prepare(tarball))
+        return self._tasks[tarball.id]
+
+    @staticmethod
+    async def _prepare(tarball: Tarball) -> RealNextcloud:
+        t0 = time.monotonic()
+        root = Path(tempfile.mkdtemp(prefix=f"real-{tarball.id}-"))
+        root.chmod(0o755)  # the web server user must reach nextcloud/ and data/ inside
+        nc = RealNextcloud(tarball, root)
+        try:
+            await nc.unpack()
+            await nc.install()
+        except BaseException:
+            nc.remove()
+            raise
+        nc.timings["prepared"] = time.monotonic() - t0
+        return nc
+
+    def start_next(self, after: Tarball) -> None:
+        later = [t for t in TARBALLS if t.id in _selected and t.id != after.id and t.id not in self._tasks]
+        if later:
+            self.start(later[0])
+
+    async def close(self) -> None:
+        """Remove what was prepared but never used (a run that stopped early, or ran one version only)."""
+        for task in self._tasks.values():
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                nc = await task
+                if nc.root.exists() and os.environ.get("KEEP_NEXTCLOUD") != "1":
+                    self.remove_later(nc.root)
+        for thread in self._removals:
+            await asyncio.to_thread(thread.join)
+
+
 @pytest.fixture(scope="session")
-async def real_nc(request: pytest.FixtureRequest, shared_provider: SharedProvider) -> AsyncIterator[RealStack]:
+async def nextcloud_preparer() -> AsyncIterator[Preparer]:
+    preparer = Preparer()
+    try:
+        yield preparer
+    finally:
+        await preparer.close()
+
+
+@pytest.fixture(scope="session")
+async def real_nc(request: pytest.FixtureRequest, shared_provider: SharedProvider,
+                  nextcloud_preparer: Preparer) -> AsyncIterator[RealStack]:
     """Nextcloud from one tarball, with alice, bob and admin (app passwords), and the app registered and
     configured on it with the commands ``make run`` prints."""
     tarball: Tarball | None = request.param
     if tarball is None:  # deselected in pytest_collection_modifyitems; never set up
         pytest.fail(NO_TARBALL_REASON)
     t0 = time.monotonic()
-    root = Path(tempfile.mkdtemp(prefix=f"real-{tarball.id}-"))
-    root.chmod(0o755)  # the web server user must reach nextcloud/ and data/ inside
-    nc = RealNextcloud(tarball, root)
+    preparing = nextcloud_preparer.start(tarball)  # already under way, unless this is the first version
+    port = free_port()
     app: RunningExApp | None = None
     stack: RealStack | None = None
+    nc: RealNextcloud | None = None
+
+    async def nextcloud() -> RealNextcloud:
+        nonlocal nc
+        waited = time.monotonic()
+        nc = await preparing
+        nc.timings["waited for unpack+install"] = time.monotonic() - waited
+        nc.port = port
+        await nc.serve_with_users()
+        return nc
+
     try:
-        # The app starts (and prints its commands) while Nextcloud unpacks and installs.
-        app, _ = await _gather(start_make_run(nc.url, root / "app-data"), nc.set_up())
+        # The app starts (and prints its commands) while Nextcloud is prepared, starts serving and gets its users.
+        app, nc = await _gather(start_make_run(f"http://127.0.0.1:{port}", _app_data(tarball)), nextcloud())
         values = {"streaming_api_url": shared_provider.base_url, "streaming_model": f"model-{tarball.id}",
                   "streaming_api_key": "sk-real-" + secrets.token_urlsafe(24)}
         stack = RealStack(nc, app, shared_provider, dict(values), initial_values=values)
@@ -126,15 +206,31 @@ async def real_nc(request: pytest.FixtureRequest, shared_provider: SharedProvide
         stack.first_status = await stack.status()
         nc.timings["total"] = time.monotonic() - t0
         _timings[tarball.id] = dict(nc.timings)
+        nextcloud_preparer.start_next(tarball)
         yield stack
     finally:
+        t_down = time.monotonic()
         if stack is not None:
             await stack.aclose()
         if app is not None:
             await app.stop()
-        await nc.stop()
-        if os.environ.get("KEEP_NEXTCLOUD") != "1":
-            nc.remove()
+        t_app = time.monotonic()
+        if nc is not None:
+            await nc.stop()
+            if os.environ.get("KEEP_NEXTCLOUD") != "1":
+                # 11,000 files: removing them took 17-27 s on the shared machine's disk. In the background, while
+                # the next version's tests run; the session's end waits for it (Preparer.close).
+                nextcloud_preparer.remove_later(nc.root)
+        nextcloud_preparer.remove_later(_app_data(tarball).parent)
+        _timings.setdefault(tarball.id, {}).update(
+            {"stop app": t_app - t_down, "stop+remove nextcloud": time.monotonic() - t_app})
+
+
+def _app_data(tarball: Tarball) -> Path:
+    """The app's data folder (make run's DATA): beside, not inside, the Nextcloud tree prepared in advance."""
+    folder = Path(tempfile.gettempdir()) / f"real-{tarball.id}-app-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    return folder / "app-data"
 
 
 async def _gather(*aws: Any) -> list[Any]:
@@ -167,8 +263,10 @@ def _tarball_of(item: pytest.Item) -> Tarball | None:
     return callspec.params.get(FIXTURE) if callspec is not None else None
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     real = [item for item in items if FIXTURE in getattr(item, "fixturenames", ())]
+    _selected.update(t.id for t in (_tarball_of(item) for item in real) if t is not None)
     if TARBALLS or not real:
         return
     # No tarball: these tests cannot run here. Deselected (counted in the summary line), not skipped.

@@ -19,6 +19,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,15 @@ OCC_TIMEOUT = 120.0
 START_TIMEOUT = 30.0
 # Debian packages the README lists (the Makefile's system-deps installs them).
 PHP_BINARY = "php"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -149,8 +159,7 @@ class RealNextcloud:
         self.users[admin.name] = admin
         # The README's config:system:set steps, in one occ run (config:import merges into config.php).
         system = {
-            "trusted_domains": ["localhost", "127.0.0.1", f"127.0.0.1:{self.port}"],
-            "overwrite.cli.url": self.url,
+            "trusted_domains": ["localhost", "127.0.0.1"],  # Nextcloud compares them without the port
             "integrity.check.disabled": True,
             # Cheap login-password hashing (argon2 with its minimum costs): creating users and their app
             # passwords hashes login passwords; app passwords themselves are checked without it.
@@ -166,8 +175,14 @@ class RealNextcloud:
         self.timings["install"] = time.monotonic() - t0
 
     async def serve(self) -> None:
-        """PHP's built-in server with WORKERS workers, in its own process group (stop() ends them all)."""
+        """PHP's built-in server with WORKERS workers, in its own process group (stop() ends them all).
+
+        The port may be chosen after the install (a version prepared in advance): overwrite.cli.url is set here.
+        """
         t0 = time.monotonic()
+        if not _port_free(self.port):
+            raise RuntimeError(f"port {self.port} was taken before Nextcloud could listen on it")
+        await self.occ("config:system:set", "overwrite.cli.url", f"--value={self.url}")
         router = self.webroot / ".php-s-router.php"
         argv = [PHP_BINARY, "-d", "memory_limit=512M", "-S", f"127.0.0.1:{self.port}", "-t", str(self.webroot)]
         if router.is_file():
@@ -220,13 +235,16 @@ class RealNextcloud:
                     raise RuntimeError(f"no app password for {user.name}: {r.status_code} {r.text[:300]}")
                 user.app_password = r.json()["ocs"]["data"]["apppassword"]
 
-    async def set_up(self, users: tuple[str, ...] = ("alice", "bob")) -> None:
-        await self.unpack()
-        await self.install()
+    async def serve_with_users(self, users: tuple[str, ...] = ("alice", "bob")) -> None:
         await self.serve()
         t0 = time.monotonic()
         await self.add_users(users)
         self.timings["users"] = time.monotonic() - t0
+
+    async def set_up(self, users: tuple[str, ...] = ("alice", "bob")) -> None:
+        await self.unpack()
+        await self.install()
+        await self.serve_with_users(users)
 
     # --- tear-down -------------------------------------------------------------------------------
 
