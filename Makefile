@@ -47,6 +47,7 @@ system-deps: ## Debian packages the tests need: Chromium (browser tests), Postgr
 	command -v redis-server >/dev/null || need="$$need redis-server"; \
 	for p in buildah crun fuse-overlayfs; do command -v $$p >/dev/null || need="$$need $$p"; done; \
 	[ -x /usr/sbin/debootstrap ] || need="$$need debootstrap"; \
+	command -v xz >/dev/null || need="$$need xz-utils"; \
 	for p in $(NEXTCLOUD_PHP_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || need="$$need $$p"; \
 	done; \
