@@ -15,6 +15,7 @@ WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY vite.config.js vite.picker.config.js ./
+COPY tools/build-extras.mjs ./tools/
 COPY src ./src
 RUN npm run build
 

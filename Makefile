@@ -60,7 +60,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-js/assistant_stream-main.js: node_modules/.installed $(shell find src -type f 2>/dev/null) vite.config.js vite.picker.config.js
+js/assistant_stream-main.js: node_modules/.installed $(shell find src -type f 2>/dev/null) vite.config.js vite.picker.config.js tools/build-extras.mjs
 	npm run build --silent
 
 frontend: js/assistant_stream-main.js ## build the Vue frontend into js/
@@ -121,4 +121,4 @@ interop: install ## stream from real third-party servers (LiteLLM, llama.cpp); b
 	bash tests/interop/run.sh
 
 clean: ## remove build output and local data
-	rm -rf js/assistant_stream-main.* node_modules/.installed $(VENV)/.installed
+	rm -rf js/assistant_stream-* node_modules/.installed $(VENV)/.installed

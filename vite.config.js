@@ -3,14 +3,20 @@ import { readFileSync } from 'node:fs'
 /**
  * Plain Vite + @vitejs/plugin-vue (see README): one classic IIFE script with a fixed name,
  * js/assistant_stream-main.js, and one stylesheet, js/assistant_stream-main.css, which the
- * ExApp registers with AppAPI (no module loader, no hashed chunks).
+ * ExApp registers with AppAPI (no module loader, no hashed chunks). After it, the extras that the
+ * page loads on demand (KaTeX, highlight.js languages) at fixed names: tools/build-extras.mjs.
  */
 import { defineConfig } from 'vite'
+import { buildExtras } from './tools/build-extras.mjs'
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'))
 
 export default defineConfig(({ mode }) => ({
-	plugins: [vue()],
+	plugins: [vue(), {
+		name: 'assistant-stream-extras',
+		apply: 'build',
+		closeBundle: () => buildExtras({ minify: mode !== 'development' }),
+	}],
 	define: {
 		// @nextcloud/vue 9 reads these build-time globals (what @nextcloud/vite-config would replace)
 		appName: JSON.stringify('assistant_stream'),

@@ -83,9 +83,10 @@ export function toApiError(e) {
  * @param {object} [options.data] JSON body
  * @param {AbortSignal} [options.signal] aborts the request
  * @param {number} [options.timeout] milliseconds before giving up
+ * @param {boolean} [options.keepalive] the request must outlive the page (sent while it unloads)
  * @return {Promise<object>} the response body; rejects with a normalised error
  */
-async function request(method, path, { params, data, signal, timeout } = {}) {
+async function request(method, path, { params, data, signal, timeout, keepalive = false } = {}) {
 	try {
 		const response = await axios.request({
 			method,
@@ -95,6 +96,7 @@ async function request(method, path, { params, data, signal, timeout } = {}) {
 			signal,
 			timeout,
 			headers: { Accept: 'application/json' },
+			...(keepalive ? { adapter: 'fetch', fetchOptions: { keepalive: true } } : {}),
 		})
 		return response.data
 	} catch (e) {
@@ -120,7 +122,12 @@ export const updateSession = (sessionId, title) => request('PUT', '/chat/update_
 
 export const deleteSession = (sessionId) => request('DELETE', '/chat/delete_session', { data: { sessionId }, params: { sessionId } })
 
-export const getSessions = () => request('GET', '/chat/sessions')
+/**
+ * @param {object} [options] which
+ * @param {string} [options.q] only those whose title or messages contain this (full-text search)
+ * @return {Promise<object[]>} the sessions, the most recently active first
+ */
+export const getSessions = ({ q } = {}) => request('GET', '/chat/sessions', q ? { params: { q } } : {})
 
 export const checkSession = (sessionId) => request('GET', '/chat/check_session', { params: { sessionId } })
 
@@ -141,11 +148,13 @@ export function newMessage(sessionId, content, firstHumanMessage = false, attach
 
 /**
  * @param {number} sessionId the session
- * @param {number} messageId the message to delete
+ * @param {number} messageId the message to delete (a question: with its answers)
+ * @param {object} [options] how
+ * @param {boolean} [options.keepalive] sent while the page unloads
  * @return {Promise<object>} the server's answer
  */
-export function deleteMessage(sessionId, messageId) {
-	return request('DELETE', '/chat/delete_message', { data: { sessionId, messageId }, params: { sessionId, messageId } })
+export function deleteMessage(sessionId, messageId, { keepalive = false } = {}) {
+	return request('DELETE', '/chat/delete_message', { data: { sessionId, messageId }, params: { sessionId, messageId }, keepalive })
 }
 
 /**

@@ -128,10 +128,13 @@ export function describeCode(code, extra = {}) {
  * @param {string} [parts.code] stable error code
  * @param {number|null} [parts.status] HTTP status
  * @param {number|null} [parts.retryAfter] seconds the server asked to wait
- * @return {{message: string, code: string, status: number|null, advice: string, retryAfter: number|null, serverMessage: string}}
+ * @param {number|null} [parts.retryAt] when the wait ends (Date.now() milliseconds); default: retryAfter from now
+ * @param {string} [parts.detail] internal detail for administrators (the server sends it to them only)
+ * @return {{message: string, code: string, status: number|null, advice: string, retryAfter: number|null, retryAt: number|null, serverMessage: string, detail: string}}
  */
-export function makeError({ message = '', code = 'unknown', status = null, retryAfter = null } = {}) {
+export function makeError({ message = '', code = 'unknown', status = null, retryAfter = null, retryAt = null, detail = '' } = {}) {
 	const described = describeCode(code, { retryAfter })
+	const seconds = Number(retryAfter)
 	return {
 		message: described.title || message || t('assistant_stream', 'Something went wrong.'),
 		serverMessage: message || '',
@@ -139,5 +142,7 @@ export function makeError({ message = '', code = 'unknown', status = null, retry
 		status,
 		advice: described.advice,
 		retryAfter,
+		retryAt: retryAt ?? (Number.isFinite(seconds) && seconds > 0 ? Date.now() + seconds * 1000 : null),
+		detail: detail || '',
 	}
 }

@@ -2,7 +2,7 @@
  * The chat page's state, made once by ChatApp and handed to its components with provide/inject
  * (no props drilled through the layers): the error banner, the sessions, the open conversation.
  */
-import { inject, provide, watch } from 'vue'
+import { inject, provide, ref, watch } from 'vue'
 import { getConfig } from '../config.js'
 import { useAttachments } from './useAttachments.js'
 import { useConversation } from './useConversation.js'
@@ -19,7 +19,8 @@ const CHAT = Symbol('assistant_stream.chat')
 export function useChat() {
 	const config = getConfig()
 	const banner = useErrorBanner()
-	const sessions = useSessions(banner)
+	const followedId = ref(null)
+	const sessions = useSessions(banner, { followedId })
 	const conversation = useConversation({ sessions, banner })
 	const attachments = useAttachments(conversation.activeId, conversation.ensureSession)
 	const documents = useDocuments({ sessions, conversation, banner })
@@ -28,6 +29,9 @@ export function useChat() {
 		if (before !== null) {
 			attachments.clear()
 		}
+	})
+	watch(conversation.generatingId, (id) => {
+		followedId.value = id
 	})
 
 	/** @return {Promise<void>} load the sessions and open the newest; never rejects */

@@ -3,11 +3,12 @@
  * Opening a session re-attaches to an answer still running on the server; switching away leaves
  * it running there. Late results of an older switch are dropped.
  */
-import { computed, ref } from 'vue'
+import { computed, ref, shallowRef } from 'vue'
 import * as api from '../api.js'
 import { Status } from '../status.js'
 import { useGeneration } from './useGeneration.js'
 import { PAGE_SIZE, useHistory } from './useHistory.js'
+import { useMessageDeletion } from './useMessageDeletion.js'
 import { useTitleGeneration } from './useTitleGeneration.js'
 
 /**
@@ -20,9 +21,14 @@ export function useConversation({ sessions, banner }) {
 	const history = useHistory(banner)
 	const generation = useGeneration()
 	const titles = useTitleGeneration()
+	const deletion = useMessageDeletion({ history, banner })
 	const activeId = history.sessionId
 	const loadingMessages = ref(false)
 	const sending = ref(false)
+	/** the reader opened the reasoning of the answer being generated: it stays open when the answer is stored */
+	const reasoningOpen = ref(false)
+	/** the last answer that ended in the open session: { status, message, error } (AnswerAnnouncer reads it) */
+	const finished = shallowRef(null)
 	/** Increases on every switch of session: late answers for an older switch are dropped. */
 	let openSeq = 0
 
@@ -42,8 +48,13 @@ export function useConversation({ sessions, banner }) {
 			return
 		}
 		const seq = ++openSeq
+		deletion.flush()
 		if (generation.sessionId.value !== sessionId) {
 			// Leave the other session's answer running on the server; re-attach when it is opened again.
+			// Its spinner in the list stays until the server says it is done.
+			if (generation.isActive.value && generation.sessionId.value !== null) {
+				sessions.setGenerating(generation.sessionId.value, true)
+			}
 			generation.reset()
 		}
 		history.reset(sessionId)
@@ -61,13 +72,14 @@ export function useConversation({ sessions, banner }) {
 				return
 			}
 			if (state?.sessionTitle) {
-				sessions.setTitle(sessionId, state.sessionTitle)
+				sessions.setGeneratedTitle(sessionId, state.sessionTitle)
 			}
 			const running = await runningAnswer(sessionId, page, state?.messageTaskId ?? null)
 			if (seq !== openSeq) {
 				return
 			}
 			history.show(running ? page.filter((m) => m.id !== running.id) : page, page.length === PAGE_SIZE)
+			sessions.setGenerating(sessionId, false) // this page follows it now
 			if (running) {
 				runGeneration(sessionId, running.reply_to)
 			}
@@ -123,12 +135,14 @@ export function useConversation({ sessions, banner }) {
 		banner.clear()
 		sending.value = true
 		try {
+			await deletion.flush() // the answer must not see a message the user deleted
 			const sessionId = await ensureSession()
 			const first = !history.hasOlder.value && !history.messages.value.some((m) => m.role === 'human')
 			const message = await api.newMessage(sessionId, content, first, attachments)
 			if (activeId.value === sessionId) {
 				history.put(message)
 			}
+			sessions.touch(sessionId)
 			if (first) {
 				// message.content: a question made of files only gets its text from the server
 				sessions.setProvisionalTitle(sessionId, message.content)
@@ -153,6 +167,7 @@ export function useConversation({ sessions, banner }) {
 	 * @return {Promise<void>} never rejects
 	 */
 	async function runGeneration(sessionId, humanId) {
+		reasoningOpen.value = false
 		const result = await generation.start(sessionId, humanId)
 		if (result.status === Status.DETACHED) {
 			return
@@ -169,13 +184,18 @@ export function useConversation({ sessions, banner }) {
 			return // a newer answer took over
 		}
 		if (message && activeId.value === sessionId) {
-			history.put(message, { transport: result.transport, error: result.error })
+			const thought = generation.reasoning.value || reasoningOpen.value
+				? { ms: generation.thinkingMs.value, open: reasoningOpen.value }
+				: null
+			history.put(message, { transport: result.transport, error: result.error, thought })
+			finished.value = { status: result.status, message, error: result.error }
 		} else if (!message && result.error && activeId.value === sessionId) {
 			// Nothing was stored (e.g. rate limited, not configured): say so, offer a retry.
 			banner.show(result.error, () => runGeneration(sessionId, humanId))
 		}
 		generation.reset()
-		titles.afterAnswer(sessionId, result.status, (title) => sessions.setTitle(sessionId, title))
+		sessions.setGenerating(sessionId, false)
+		titles.afterAnswer(sessionId, result.status, (title) => sessions.setGeneratedTitle(sessionId, title))
 	}
 
 	/** @return {Promise<void>} asks the server to stop the answer; never rejects */
@@ -194,28 +214,13 @@ export function useConversation({ sessions, banner }) {
 		const sessionId = activeId.value
 		banner.clear()
 		try {
+			await deletion.flush()
 			const res = await api.regenerate(sessionId, message.id)
 			if (activeId.value !== sessionId) {
 				return
 			}
 			history.remove(message.id)
 			runGeneration(sessionId, res.replyTo ?? message.reply_to)
-		} catch (e) {
-			banner.show(e)
-		}
-	}
-
-	/**
-	 * @param {object} message a stored message to delete
-	 * @return {Promise<void>} never rejects
-	 */
-	async function removeMessage(message) {
-		const sessionId = activeId.value
-		try {
-			await api.deleteMessage(sessionId, message.id)
-			if (activeId.value === sessionId) {
-				history.remove(message.id)
-			}
 		} catch (e) {
 			banner.show(e)
 		}
@@ -240,6 +245,8 @@ export function useConversation({ sessions, banner }) {
 		activeId,
 		loadingMessages,
 		sending,
+		reasoningOpen,
+		finished,
 		generatingId,
 		showStreaming,
 		busy,
@@ -248,7 +255,9 @@ export function useConversation({ sessions, banner }) {
 		send,
 		stop,
 		regenerate,
-		removeMessage,
+		deletion,
+		/** @param {object} message a stored message the user confirmed to delete (undo: deletion.undo) */
+		removeMessage: deletion.remove,
 		forgetSession,
 	}
 }

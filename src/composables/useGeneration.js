@@ -29,6 +29,9 @@ export function useGeneration() {
 	const messageId = ref(null)
 	const model = ref(null)
 	const stopping = ref(false)
+	/** when the first reasoning arrived (Date.now()), and how long the model thought before answering */
+	const thinkingSince = ref(null)
+	const thinkingMs = ref(null)
 	const isActive = computed(() => isActiveStatus(status.value))
 
 	/** The run in progress, or null: { stream, resolve }. A finished run is never current. */
@@ -56,7 +59,16 @@ export function useGeneration() {
 		messageId.value = null
 		model.value = null
 		stopping.value = false
+		thinkingSince.value = null
+		thinkingMs.value = null
 		meter = createRateMeter()
+	}
+
+	/** The thinking is over (text began, or the answer ended): how long it took. */
+	function endThinking() {
+		if (thinkingSince.value !== null && thinkingMs.value === null) {
+			thinkingMs.value = Date.now() - thinkingSince.value
+		}
 	}
 
 	/** @param {number} tokens how many tokens the piece of text that just arrived holds */
@@ -104,6 +116,10 @@ export function useGeneration() {
 			err = makeError({ message: msg?.error || '', code: outcome.code || 'provider_error' })
 		}
 		error.value = err
+		endThinking()
+		if (typeof msg?.thinking_ms === 'number') {
+			thinkingMs.value = msg.thinking_ms
+		}
 		move(final)
 		stopping.value = false
 		run.resolve({ status: final, message: msg, error: err, transport: transport.value })
@@ -147,6 +163,12 @@ export function useGeneration() {
 			if (piece) {
 				noteText(data.tokens ?? 1)
 			}
+		}
+		if (reasoning.value && thinkingSince.value === null) {
+			thinkingSince.value = Date.now()
+		}
+		if (text.value) {
+			endThinking()
 		}
 		if (piece) {
 			move(Status.STREAMING)
@@ -269,6 +291,8 @@ export function useGeneration() {
 		messageId,
 		model,
 		stopping,
+		thinkingSince,
+		thinkingMs,
 		isActive,
 		start,
 		stop,

@@ -21,6 +21,8 @@ export function useHistory(banner) {
 	const transports = shallowRef({})
 	/** message id -> normalised error seen while streaming */
 	const errors = shallowRef({})
+	/** message id -> { ms, open }: how long the model thought, whether the reader had its reasoning open */
+	const thoughts = shallowRef({})
 
 	/** @param {number|null} id the session to show, empty until show() */
 	function reset(id) {
@@ -29,6 +31,7 @@ export function useHistory(banner) {
 		hasOlder.value = false
 		transports.value = {}
 		errors.value = {}
+		thoughts.value = {}
 	}
 
 	/**
@@ -47,8 +50,12 @@ export function useHistory(banner) {
 	 * @param {object} [seen] what this page saw while streaming it
 	 * @param {string|null} [seen.transport] the Transport it came by
 	 * @param {object|null} [seen.error] the normalised error it ended with
+	 * @param {object|null} [seen.thought] { ms, open } of its reasoning
 	 */
-	function put(message, { transport = null, error = null } = {}) {
+	function put(message, { transport = null, error = null, thought = null } = {}) {
+		if (thought) {
+			thoughts.value = { ...thoughts.value, [message.id]: thought }
+		}
 		if (transport) {
 			transports.value = { ...transports.value, [message.id]: transport }
 		}
@@ -69,6 +76,18 @@ export function useHistory(banner) {
 	/** @param {number} id the message to take out */
 	function remove(id) {
 		messages.value = messages.value.filter((m) => m.id !== id)
+	}
+
+	/** @param {number[]} ids the messages to take out */
+	function removeMany(ids) {
+		const gone = new Set(ids)
+		messages.value = messages.value.filter((m) => !gone.has(m.id))
+	}
+
+	/** @param {object[]} list messages taken out before, back in their places (ids grow with time) */
+	function restore(list) {
+		const known = new Set(messages.value.map((m) => m.id))
+		messages.value = [...messages.value, ...list.filter((m) => !known.has(m.id))].sort((a, b) => a.id - b.id)
 	}
 
 	/**
@@ -106,5 +125,5 @@ export function useHistory(banner) {
 		}
 	}
 
-	return { sessionId, messages, hasOlder, loadingOlder, transports, errors, reset, show, put, remove, fetchPage, loadOlder }
+	return { sessionId, messages, hasOlder, loadingOlder, transports, errors, thoughts, reset, show, put, remove, removeMany, restore, fetchPage, loadOlder }
 }

@@ -24,11 +24,15 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
+VIEWPORT = {"width": 1280, "height": 800}
+# A 390 px phone with a touch screen: no hover, coarse pointer (what the CSS and the composer look at).
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
 def _frontend_sources() -> list[Path]:
     files = [p for p in (ROOT / "src").rglob("*") if p.is_file()]
-    return [*files, ROOT / "vite.config.js", ROOT / "package.json", ROOT / "package-lock.json"]
+    return [*files, ROOT / "vite.config.js", ROOT / "tools" / "build-extras.mjs", ROOT / "package.json",
+            ROOT / "package-lock.json"]
 
 
 def _bundle_is_stale() -> bool:
@@ -78,6 +82,21 @@ async def page(context: BrowserContext) -> AsyncIterator[Page]:
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     yield pg
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+async def phone_page(browser: Browser) -> AsyncIterator[Page]:
+    """A page on a phone (PHONE) that fails the test on any uncaught script error."""
+    ctx = await browser.new_context(**PHONE, locale="en-US", timezone_id="UTC")
+    ctx.set_default_timeout(10_000)
+    pg = await ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield pg
+    finally:
+        await ctx.close()
     assert errors == [], f"uncaught errors in the page: {errors}"
 
 

@@ -98,7 +98,7 @@ async def test_buffering_proxy_still_shows_the_answer_growing(
     samples = await page.evaluate("() => { window.__observer.disconnect(); return window.__samples }")
     final = await content_of(answer)
     assert final == "".join(chunks).strip()
-    assert await answer.locator("[data-test=transport]").get_attribute("data-transport") == "poll"
+    assert await answer.get_attribute("data-transport") == "poll"
     assert {s["transport"] for s in samples} == {"poll"}
 
     # Nothing came over an SSE connection: the page used the long-poll only, through the stock proxy.
@@ -134,7 +134,7 @@ async def test_harp_streams_the_answer_by_sse(
     samples = await page.evaluate("() => { window.__observer.disconnect(); return window.__samples }")
     final = await content_of(answer)
     assert final == "".join(chunks).strip()
-    assert await answer.locator("[data-test=transport]").get_attribute("data-transport") == "sse"
+    assert await answer.get_attribute("data-transport") == "sse"
     assert {s["transport"] for s in samples} == {"sse"}
     assert proxies.forwarded_to("/chat/stream", "harp")
     # The answer never used the stock proxy (the title, generated after it, may be polled there).

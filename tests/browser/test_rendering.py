@@ -13,8 +13,6 @@ from tests.support.browser import (
     content_of,
     open_chat,
     send,
-    start_sampler,
-    stop_sampler,
     stream_with,
     wait_answer,
 )
@@ -66,36 +64,47 @@ async def test_markdown_renders_and_html_stays_inert(page: Page, local_app: Runn
 
 async def test_reasoning_truncation_and_speed(page: Page, local_app: RunningApp,
                                               scripted_provider: ScriptedProvider, artifacts: Path) -> None:
-    reasoning = ["The user ", "wants a ", "short list."]
+    reasoning = ["The user ", "wants a ", "short list ", "of museums."]
     answer = ["Louvre, ", "Orsay, ", "Orangerie, ", "Rodin, ", "Picasso"]
     pieces = [chat_chunk(reasoning_content=r) for r in reasoning]
     pieces += [chat_chunk(a) for a in answer]
     pieces.append(chat_chunk(finish_reason="length"))
     usage = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1700000000, "model": "test-model",
              "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 8, "total_tokens": 20}}
-    scripted_provider.always(stream_with(pieces, delay=0.15, tail=[sse(usage), sse("[DONE]")]))
+    scripted_provider.always(stream_with(pieces, delay=0.6, tail=[sse(usage), sse("[DONE]")]))
     await open_chat(page, local_app.url)
-    await start_sampler(page, 50)
     await send(page, "Name five museums")
 
-    # While streaming: the reasoning shows folded, apart from the answer.
+    # While the model reasons: "Thinking… N s", counting, folded, apart from the answer; no "waiting" line.
     live = page.locator(f"{STREAMING} [data-test=reasoning]")
     await live.wait_for()
     assert await live.evaluate("d => d.tagName === 'DETAILS' && !d.open")
+    summary = live.locator("[data-test=reasoning-summary]")
+    await page.wait_for_function(
+        "el => /^Thinking… [1-9]\\d* s$/.test(el.textContent.trim())", arg=await summary.element_handle())
+    assert await page.locator(f"{STREAMING} [data-test=waiting]").count() == 0
+    await summary.click()  # the reader opens it: it must stay open
+    assert await live.evaluate("d => d.open")
 
     done = await wait_answer(page)
-    await stop_sampler(page)
     await page.screenshot(path=str(artifacts / "reasoning-truncated.png"))
     details = done.locator("[data-test=reasoning]")
-    assert await details.evaluate("d => d.tagName === 'DETAILS' && !d.open")
-    assert await details.locator("summary").inner_text() == "Reasoning"
-    assert not await details.locator(".as-reasoning__text").is_visible()
-    assert await content_of(done) == "".join(answer)
-    await details.locator("summary").click()
+    assert await details.evaluate("d => d.tagName === 'DETAILS' && d.open")
+    said = (await details.locator("summary").inner_text()).strip()
+    assert said.startswith("Thought for ") and said.endswith(" s") and int(said.split()[2]) >= 1, said
     assert await details.locator(".as-reasoning__text").inner_text() == "".join(reasoning)
+    assert await content_of(done) == "".join(answer)
     assert "wants" not in await content_of(done)
+    assert await done.locator("[data-test=model]").inner_text() == "test-model"
+    assert "Live" not in await done.inner_text()
 
     assert await done.locator("[data-test=badge-truncated]").inner_text() == "Truncated"
     tps = await done.locator("[data-test=tokens-per-second]").inner_text()
     assert "tokens/s" in tps and float(tps.split()[0].replace(",", "")) > 0
     assert "20" in await done.locator("[data-test=usage]").inner_text()
+
+    # After a reload: folded again (a new visit), the same "Thought for N s", the model still named.
+    await page.reload()
+    again = await wait_answer(page)
+    assert (await again.locator("[data-test=reasoning] summary").inner_text()).strip() == said
+    assert await again.locator("[data-test=model]").inner_text() == "test-model"

@@ -58,7 +58,7 @@ async def test_answer_grows_while_streaming(page: Page, local_app: RunningApp, s
     # Mid-stream: some text, not all of it, with the live indicator.
     await wait_streamed(page, len(ANSWER_TEXT) // 3)
     assert await page.locator(STREAMING).get_attribute("data-stream-status") == "streaming"
-    # (docs/img/chat-streaming.png, shown in the README, is a copy of this one.)
+    # (the README shows tests/browser/test_accessibility.py's screenshots, docs/img/desktop-*.png and phone.png)
     await page.screenshot(path=str(artifacts / "chat-streaming.png"))
 
     answer = await wait_answer(page)
@@ -69,7 +69,7 @@ async def test_answer_grows_while_streaming(page: Page, local_app: RunningApp, s
     assert_growing(growing_prefixes(samples), final, at_least=4)
     assert await page.locator(STREAMING).count() == 0
     assert await page.locator(HUMAN).count() == 1 and await page.locator(ANSWER).count() == 1
-    assert await answer.locator("[data-test=transport]").get_attribute("data-transport") == "sse"
+    assert await answer.get_attribute("data-transport") == "sse"
 
 
 async def test_stop_keeps_partial_text_after_reload(page: Page, local_app: RunningApp,
@@ -147,7 +147,7 @@ async def test_blocked_stream_falls_back_to_polling(page: Page, local_app: Runni
     final = await content_of(answer)
     assert final == ANSWER_TEXT
     assert_growing(growing_prefixes(samples), final, at_least=3)
-    assert await answer.locator("[data-test=transport]").get_attribute("data-transport") == "poll"
+    assert await answer.get_attribute("data-transport") == "poll"
     assert blocked, "the page never tried the stream route"
     assert await page.locator(ANSWER).count() == 1
     assert len(answer_requests(scripted_provider)) == 1
@@ -189,7 +189,7 @@ async def test_stream_cut_midway_continues_by_polling_without_duplicates(
     seen = growing_prefixes(samples)
     assert_growing(seen, final, at_least=3)
     assert any(len(p) <= len("".join(chunks[:4])) for p in seen), "the stream's part was never shown"
-    assert await answer.locator("[data-test=transport]").get_attribute("data-transport") == "poll"
+    assert await answer.get_attribute("data-transport") == "poll"
     assert len(streams) >= 2, "the page did not try to resume the stream before polling"
     assert (await page.locator("main").inner_text()).count("Two days in Paris") == 1
     assert len(answer_requests(scripted_provider)) == 1

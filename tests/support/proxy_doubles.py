@@ -477,7 +477,25 @@ class ProxyDoubles:
             "</body>",
             "</html>",
         ]
-        return HTMLResponse("\n".join(lines) + "\n", headers={"Cache-Control": "no-cache, no-store, must-revalidate"})
+        return HTMLResponse("\n".join(lines) + "\n", headers={"Cache-Control": "no-cache, no-store, must-revalidate",
+                                                              "Content-Security-Policy": embedded_csp(nonce, request)})
+
+
+def embedded_csp(nonce: str, request: Request) -> str:
+    """The Content-Security-Policy Nextcloud sends with the embedded page.
+
+    AppAPI's TopMenuController builds a ``ContentSecurityPolicy`` and adds the server host, 'unsafe-eval' and
+    'unsafe-inline' as script domains; ``EmptyContentSecurityPolicy::buildPolicy`` (Nextcloud 32 and 33) turns it
+    into this: with a nonce, 'self' is dropped from script-src and 'unsafe-inline' is ignored by browsers, and
+    ``script-src-elem`` gets 'strict-dynamic' (so a script added by a trusted script runs, a host list does not
+    count). Styles, images, fonts and connections are 'self' (plus data: and blob: where Nextcloud allows them).
+    """
+    host = request.url.hostname or ""
+    scripts = f"'nonce-{nonce}' {host} 'unsafe-eval' 'unsafe-inline'"
+    return (f"default-src 'none';base-uri 'none';manifest-src 'self';script-src {scripts};"
+            f"script-src-elem 'strict-dynamic' {scripts};style-src 'self' 'unsafe-inline';"
+            f"img-src 'self' data: blob:;font-src 'self' data:;connect-src 'self';media-src 'self';"
+            f"frame-src {host};frame-ancestors 'self';form-action 'self'")
 
 
 # --- pytest fixtures -----------------------------------------------------------------------------

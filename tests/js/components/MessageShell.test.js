@@ -22,7 +22,10 @@ describe('MessageShell', () => {
 		expect(wrapper.findAll('.as-badge').map((b) => b.attributes('data-test'))).toEqual(['badge-truncated', 'badge-stopped'])
 		expect(wrapper.get('[data-test=tokens-per-second]').text()).toBe('41.3 tokens/s')
 		expect(wrapper.get('[data-test=usage]').text()).toBe('7 tokens (3 in, 4 out)')
-		expect(wrapper.get('[data-test=transport]').attributes('data-transport')).toBe('poll')
+		// A finished answer says how it came only as an attribute: "Live" is no word for a finished message.
+		expect(root.attributes('data-transport')).toBe('poll')
+		expect(wrapper.find('[data-test=transport]').exists()).toBe(false)
+		expect(wrapper.text()).not.toMatch(/Live|Polling/)
 		expect(wrapper.get('.body').text()).toBe('Text')
 		expect(wrapper.get('.as-message__actions .act').exists()).toBe(true)
 		expect(wrapper.find('[data-test=streaming-message]').exists()).toBe(false)
@@ -37,6 +40,28 @@ describe('MessageShell', () => {
 		expect(wrapper.get('[data-test=message]').classes()).toContain('as-message--streaming')
 		expect(wrapper.get('[data-test=reasoning] summary').text()).toBe('Thinking…')
 		expect(wrapper.get('.as-reasoning__text').element.textContent).toBe('Hm')
+	})
+
+	test('reasoning: "Thinking… N s" live, then "Thought for N s"; the reader\'s open state is kept', async () => {
+		const wrapper = mount(MessageShell, {
+			props: { role: 'assistant', status: 'generating', streamStatus: 'waiting', busy: true, reasoning: 'Hm', thinking: true, thinkingSeconds: 3, transport: 'sse' },
+		})
+		expect(wrapper.get('[data-test=reasoning-summary]').text()).toBe('Thinking… 3 s')
+		expect(wrapper.get('[data-test=transport]').attributes('data-transport')).toBe('sse')
+		const details = wrapper.get('[data-test=reasoning]')
+		details.element.open = true
+		await details.trigger('toggle')
+		expect(wrapper.emitted('update:reasoningOpen').at(-1)).toEqual([true])
+		await wrapper.setProps({ status: 'done', streamStatus: 'done', busy: false, thinking: false, thinkingSeconds: 7, reasoningOpen: true })
+		expect(wrapper.get('[data-test=reasoning-summary]').text()).toBe('Thought for 7 s')
+		expect(details.element.open).toBe(true)
+		await wrapper.setProps({ thinkingSeconds: null })
+		expect(wrapper.get('[data-test=reasoning-summary]').text()).toBe('Reasoning')
+	})
+
+	test('the model stays on an answer', () => {
+		const wrapper = mount(MessageShell, { props: { role: 'assistant', status: 'done', model: 'gpt-4o-mini', subtitle: '10:12' } })
+		expect(wrapper.get('[data-test=model]').text()).toBe('gpt-4o-mini')
 	})
 
 	test('a question is the user\'s: no speed or usage shown', () => {

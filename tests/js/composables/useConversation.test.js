@@ -43,7 +43,7 @@ describe('useConversation', () => {
 		expect(await conv.send('Plan a trip to Paris')).toBe(true)
 		expect(conv.activeId.value).toBe(7)
 		expect(server().calls('PUT /chat/new_message')[0].body).toMatchObject({ sessionId: 7, content: 'Plan a trip to Paris', firstHumanMessage: true })
-		expect(c.sessions.sessions.value).toEqual([{ id: 7, title: 'Plan a trip to Paris' }])
+		expect(c.sessions.sessions.value).toMatchObject([{ id: 7, title: 'Plan a trip to Paris' }])
 		expect([conv.busy.value, conv.showStreaming.value, conv.generatingId.value]).toEqual([true, true, 7])
 
 		const es = await eventSource(1)
@@ -154,5 +154,45 @@ describe('provide/inject', () => {
 		const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
 		expect(() => mount(Child)).toThrow(/outside a ChatApp/)
 		expect(warn).toHaveBeenCalled() // Vue's own word about the failed setup
+	})
+
+	test('deleting a question hides it with its answer; undo brings both back; the server hears of it only after', async () => {
+		oneSession()
+		server().on('DELETE /chat/delete_message', { ok: true })
+		vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+		const { c } = chat()
+		await c.init()
+		const conv = c.conversation
+		conv.removeMessage(conv.history.messages.value[0])
+		expect(conv.history.messages.value).toEqual([])
+		expect(conv.deletion.pending.value.removed.map((m) => m.id)).toEqual([10, 11])
+		conv.deletion.undo()
+		expect(conv.history.messages.value.map((m) => m.id)).toEqual([10, 11])
+		expect(server().calls('DELETE /chat/delete_message')).toEqual([])
+
+		conv.removeMessage(conv.history.messages.value[1]) // an answer: alone
+		expect(conv.history.messages.value.map((m) => m.id)).toEqual([10])
+		vi.advanceTimersByTime(8000)
+		await vi.waitFor(() => expect(server().calls('DELETE /chat/delete_message')).toHaveLength(1))
+		expect(server().calls('DELETE /chat/delete_message')[0].query).toMatchObject({ sessionId: '1', messageId: '11' })
+		expect(conv.deletion.pending.value).toBeNull()
+	})
+
+	test('a pending deletion reaches the server before the next question', async () => {
+		oneSession()
+		const order = []
+		server().on('DELETE /chat/delete_message', () => {
+			order.push('delete')
+			return { ok: true }
+		})
+		server().on('PUT /chat/new_message', (r) => {
+			order.push('question')
+			return human(30, r.body.content)
+		})
+		const { c } = chat()
+		await c.init()
+		c.conversation.removeMessage(c.conversation.history.messages.value[0])
+		await c.conversation.send('Next')
+		expect(order).toEqual(['delete', 'question'])
 	})
 })

@@ -89,4 +89,44 @@ describe('useSessions', () => {
 		s.setProvisionalTitle(1, 'q'.repeat(200))
 		expect(s.sessions.value[0].title).toBe('q'.repeat(140) + '...')
 	})
+
+	test('search asks the server; a later search wins; an empty one ends it', async () => {
+		const slow = deferred()
+		server().on('GET /chat/sessions', (r) => (r.query.q === 'par' ? slow.promise : r.query.q === 'paris' ? [session(3, 'Paris')] : [session(1, 'A'), session(3, 'Paris')]))
+		const { s } = sessions()
+		await s.load()
+		const first = s.search('par')
+		await s.search('paris')
+		slow.resolve([session(9, 'stale')])
+		await first
+		expect(s.shown.value.map((x) => x.id)).toEqual([3])
+		await s.search('')
+		expect([s.results.value, s.shown.value.map((x) => x.id)]).toEqual([null, [1, 3]])
+	})
+
+	test('a title the user gave is never replaced by a generated one', async () => {
+		server().on('GET /chat/sessions', [session(1, 'Old')])
+		server().on('PATCH /chat/update_session', { ok: true })
+		const { s } = sessions()
+		await s.load()
+		await s.rename({ id: 1, title: 'Mine' })
+		s.setGeneratedTitle(1, 'Generated')
+		expect(s.sessions.value[0]).toMatchObject({ title: 'Mine', title_manual: true })
+	})
+
+	test('while an answer runs in the background the list is fetched again, until it is done', async () => {
+		vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+		let busy = true
+		server().on('GET /chat/sessions', () => [{ ...session(1, 'A'), generating: busy }])
+		const { s } = sessions()
+		await s.load()
+		expect(server().calls('GET /chat/sessions')).toHaveLength(1)
+		await vi.advanceTimersByTimeAsync(3000)
+		expect(server().calls('GET /chat/sessions')).toHaveLength(2)
+		busy = false
+		await vi.advanceTimersByTimeAsync(3000)
+		expect(s.sessions.value[0].generating).toBe(false)
+		await vi.advanceTimersByTimeAsync(9000)
+		expect(server().calls('GET /chat/sessions')).toHaveLength(3)
+	})
 })
