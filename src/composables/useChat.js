@@ -54,6 +54,12 @@ export function useChat() {
 		if (conversation.activeId.value !== null && conversation.isEmpty.value) {
 			return true
 		}
+		// An empty, untitled one in the list (from another tab, or left behind) is reused: no pile of them.
+		const unused = sessions.sessions.value.find((s) => s.empty && !s.title && s.id !== conversation.activeId.value)
+		if (unused) {
+			await conversation.open(unused.id)
+			return true
+		}
 		try {
 			const session = await sessions.create()
 			await conversation.open(session.id)

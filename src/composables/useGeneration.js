@@ -113,7 +113,7 @@ export function useGeneration() {
 		}
 		let err = outcome.error || null
 		if (!err && final === Status.ERROR) {
-			err = makeError({ message: msg?.error || '', code: outcome.code || 'provider_error' })
+			err = makeError({ message: msg?.error || '', code: outcome.code || msg?.error_code || 'provider_error', retryAfter: msg?.retry_after ?? null })
 		}
 		error.value = err
 		endThinking()
@@ -189,7 +189,12 @@ export function useGeneration() {
 				finishReason: data.finishReason,
 				usage: data.usage,
 				tokensPerSecond: data.tokensPerSecond,
-				error: makeError({ message: String(data.error || data.message?.error || ''), code: data.code || 'provider_error' }),
+				error: makeError({
+					message: String(data.error || data.message?.error || ''),
+					code: data.code || data.message?.error_code || 'provider_error',
+					retryAfter: data.retryAfter ?? data.message?.retry_after ?? null,
+					detail: data.detail || '',
+				}),
 			})
 		}
 	}

@@ -74,7 +74,8 @@ export function useSessions(banner, { followedId = ref(null) } = {}) {
 	function touch(id) {
 		const session = sessions.value.find((s) => s.id === id)
 		if (session) {
-			sessions.value = [{ ...session, last_activity: Math.floor(Date.now() / 1000) }, ...sessions.value.filter((s) => s.id !== id)]
+			const touched = { ...session, empty: false, last_activity: Math.floor(Date.now() / 1000) }
+			sessions.value = [touched, ...sessions.value.filter((s) => s.id !== id)]
 		}
 	}
 
@@ -140,7 +141,7 @@ export function useSessions(banner, { followedId = ref(null) } = {}) {
 	async function create() {
 		creating.value = true
 		try {
-			const session = await api.newSession()
+			const session = { empty: true, ...(await api.newSession()) }
 			sessions.value = [session, ...sessions.value.filter((s) => s.id !== session.id)]
 			return session
 		} finally {

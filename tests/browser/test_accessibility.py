@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
-from tests.support.appserver import RunningApp
 from tests.browser.axe import assert_accessible
+from tests.support.appserver import AppFactory, RunningApp
 from tests.support.browser import ANSWER, STREAMING, open_chat, send, stream_with, wait_answer, wait_streamed, words
-from tests.support.appserver import AppFactory
 from tests.support.scripted_provider import ScriptedProvider, chat_chunk, error_response, openai_stream
 
 pytestmark = pytest.mark.browser

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page
 
+from tests.browser.test_delivery import embedded_chat
 from tests.support.appserver import RunningApp
 from tests.support.browser import open_chat, send, wait_answer
-from tests.browser.test_delivery import embedded_chat
 from tests.support.nextcloud_double import NextcloudDouble
 from tests.support.proxy_doubles import ProxiedAppFactory, ProxyDoubles
 from tests.support.scripted_provider import ScriptedProvider, openai_stream

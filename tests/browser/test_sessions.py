@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import Locator, Page
 
@@ -13,7 +15,9 @@ pytestmark = pytest.mark.browser
 
 
 def session(page: Page, title: str) -> Locator:
-    return page.locator(SESSION).filter(has=page.locator("[data-test=session-title]", has_text=title))
+    """The item titled exactly ``title`` (has_text alone matches "Plan a weekend trip to Paris" for "Trip to Paris")."""
+    exact = re.compile(rf"^\s*{re.escape(title)}\s*$")
+    return page.locator(SESSION).filter(has=page.locator("[data-test=session-title]", has_text=exact))
 
 
 async def titles(page: Page) -> list[str]:
@@ -86,3 +90,81 @@ async def test_create_title_rename_delete(page: Page, local_app: RunningApp,
     assert await titles(page) == ["New conversation"]
     sessions = await local_app.services.storage.list_sessions("local")
     assert [s["title"] for s in sessions] in ([None], [""])
+
+
+async def rename_to(page: Page, item: Locator, name: str) -> None:
+    await open_menu(item)
+    await page.locator("[data-test=rename]").click()
+    editor = item.locator("input[type=text]")
+    await editor.fill(name)
+    await editor.press("Enter")
+
+
+async def test_activity_order_background_spinner_search_manual_titles_no_empty_piles(
+        page: Page, local_app: RunningApp, scripted_provider: ScriptedProvider) -> None:
+    """Issue #13: the sidebar as a daily user needs it."""
+    scripted_provider.script(
+        openai_stream(["Start ", "at the ", "Louvre."]), openai_stream(["Paris weekend"]),
+        openai_stream([f"step{i} " for i in range(16)] + ["reversed(items)"], delay=0.25),
+        openai_stream(["A short ", "answer."], delay=0.3), openai_stream(["Generated title"]))
+    await open_chat(page, local_app.url)
+    await send(page, "Plan a weekend in Paris")
+    await wait_answer(page)
+    await session(page, "Paris weekend").wait_for()
+
+    # An answer still being written in a conversation left behind keeps its spinner (with a text
+    # alternative) until the server says it is done; then that conversation is the most recently active.
+    await page.locator("[data-test=new-session]").click()
+    await send(page, "How do I reverse a list in Python?")
+    await page.locator("[data-test=streaming-message]").wait_for()
+    await session(page, "Paris weekend").click()
+    python = session(page, "How do I reverse a list in Python?")
+    spinner = python.locator("[data-test=session-generating]")
+    await spinner.wait_for()
+    assert await spinner.get_attribute("role") == "img"
+    assert await spinner.get_attribute("aria-label") == "An answer is being written"
+    assert await python.get_attribute("data-generating") == "true"
+    await spinner.wait_for(state="detached", timeout=15_000)
+    assert await titles(page) == ["How do I reverse a list in Python?", "Paris weekend"]
+
+    # Server-side search over titles and message text (the answer's words included).
+    search = page.locator("[data-test=session-search] input")
+    await search.fill("louvre")
+    await page.wait_for_function("() => document.querySelectorAll('[data-test=session-item]').length === 1")
+    assert await titles(page) == ["Paris weekend"]
+    await search.fill("reversed")
+    await session(page, "How do I reverse a list in Python?").wait_for()
+    assert await titles(page) == ["How do I reverse a list in Python?"]
+    await search.fill("zebra")
+    await page.locator("[data-test=no-search-results]").wait_for()
+    assert await titles(page) == []
+    await search.fill("")
+    await page.wait_for_function("() => document.querySelectorAll('[data-test=session-item]').length === 2")
+
+    # A title the user gives is never replaced by the generated one, even when it arrives later.
+    await page.locator("[data-test=new-session]").click()
+    await send(page, "A third question")
+    await page.locator("[data-test=streaming-message]").wait_for()
+    await rename_to(page, session(page, "A third question"), "Mine")
+    await wait_answer(page)
+    for _ in range(50):  # the title is generated after the answer: wait until the provider was asked for it
+        if len(scripted_provider.requests) == 5:
+            break
+        await page.wait_for_timeout(100)
+    assert len(scripted_provider.requests) == 5 and is_title_request(scripted_provider.requests[4])
+    await page.wait_for_timeout(500)
+    assert (await titles(page))[0] == "Mine"
+    await page.reload()
+    await page.locator(SESSION).first.wait_for()
+    assert await titles(page) == ["Mine", "How do I reverse a list in Python?", "Paris weekend"]
+
+    # "New conversation" twice, with a switch between: one empty conversation, not a pile.
+    await page.locator("[data-test=new-session]").click()
+    await session(page, "New conversation").wait_for()
+    await session(page, "Paris weekend").click()
+    await page.locator("[data-test=new-session]").click()
+    await page.locator(f"{SESSION}[data-active=true]", has_text="New conversation").wait_for()
+    assert (await titles(page)).count("New conversation") == 1
+    await page.reload()
+    await page.locator(SESSION).first.wait_for()
+    assert (await titles(page)).count("New conversation") == 1

@@ -51,15 +51,16 @@ async def test_paging_like_nextcloud_assistant(storage: Storage) -> None:
             await storage.list_messages(A, sid, limit, cursor)
 
 
-async def test_delete_message_keeps_the_answer(storage: Storage) -> None:
+async def test_delete_question_takes_its_answer(storage: Storage) -> None:
+    """Issue #13: an answer without its question confused the reader and the model's context."""
     sid, (q,) = await chat(storage, A, 1)
     a = await storage.add_message(A, sid, "assistant", "answer", reply_to=q)
-    await storage.delete_message(A, sid, q)
-    with pytest.raises(NotFound):
-        await storage.get_message(A, sid, q)
+    assert await storage.delete_message(A, sid, q) == [q, a["id"]]
+    for gone in (q, a["id"]):
+        with pytest.raises(NotFound):
+            await storage.get_message(A, sid, gone)
     with pytest.raises(NotFound):
         await storage.delete_message(A, sid, q)
-    assert (await storage.get_message(A, sid, a["id"]))["reply_to"] == q
 
 
 async def test_last_human_message_and_answer_to(storage: Storage) -> None:

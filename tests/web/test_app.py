@@ -11,7 +11,7 @@ async def test_an_unexpected_error_is_a_plain_500_logged_with_its_trace(
         app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     app = await app_factory()
 
-    async def broken(self: object, user: str) -> list[object]:
+    async def broken(self: object, user: str, query: str | None = None) -> list[object]:
         raise RuntimeError("internal detail /secret/path")
 
     monkeypatch.setattr(type(app.services.chat), "sessions", broken)

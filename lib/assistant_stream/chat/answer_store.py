@@ -12,7 +12,8 @@ from ..store.values import Record
 class AnswerStore(Protocol):
     async def get_session(self, user_id: str, session_id: int) -> Record: ...
 
-    async def update_session_title(self, user_id: str, session_id: int, title: str) -> Record: ...
+    async def update_session_title(self, user_id: str, session_id: int, title: str, *,
+                                   generated: bool = False) -> Record: ...
 
     async def get_message(self, user_id: str, session_id: int, message_id: int) -> Record: ...
 
@@ -47,7 +48,8 @@ class AnswerStore(Protocol):
                              finish_reason: str | None = None, error: str | None = None,
                              error_code: str | None = None, prompt_tokens: int | None = None,
                              completion_tokens: int | None = None, total_tokens: int | None = None,
-                             tokens_per_second: float | None = None, sources: str | None = None
+                             tokens_per_second: float | None = None, sources: str | None = None,
+                             thinking_ms: int | None = None, retry_after: int | None = None
                              ) -> Record | None: ...
 
     async def history_messages(self, session_id: int, before_message_id: int, limit: int

@@ -44,6 +44,7 @@ class Generation:
     deadline: float = 900.0  # seconds the whole answer may take
     started_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
+    first_reasoning_at: float | None = None  # the model began to think (shown as "Thought for N s")
     last_token_at: float | None = None
     text_parts: list[str] = field(default_factory=list)
     reasoning_parts: list[str] = field(default_factory=list)
@@ -75,6 +76,13 @@ class Generation:
         if len(self.reasoning_parts) > 1:
             self.reasoning_parts = ["".join(self.reasoning_parts)]
         return self.reasoning_parts[0] if self.reasoning_parts else ""
+
+    def thinking_ms(self) -> int | None:
+        """How long the model reasoned before its first word (until now or its end if no word came)."""
+        if self.first_reasoning_at is None:
+            return None
+        end = self.first_token_at if self.first_token_at is not None else (self.last_token_at or time.monotonic())
+        return max(0, round((end - self.first_reasoning_at) * 1000))
 
     @property
     def live(self) -> bool:

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Iterable
 
-from ..core.errors import AppError, NotFound, StorageUnavailable
+from ..core.errors import AppError, NotFound, StorageUnavailable, retry_seconds
 from ..core.events import Source
 from ..store.values import Record
 from .answer_store import AnswerStore
@@ -48,7 +48,8 @@ class AnswerSaver:
                     prompt_tokens=usage.prompt_tokens if usage else None,
                     completion_tokens=usage.completion_tokens if usage else None,
                     total_tokens=usage.total_tokens if usage else None,
-                    tokens_per_second=gen.tokens_per_second(), sources=sources_json(gen.sources))
+                    tokens_per_second=gen.tokens_per_second(), sources=sources_json(gen.sources),
+                    thinking_ms=gen.thinking_ms(), retry_after=retry_after_of(error))
             except StorageUnavailable:
                 if attempt == tries - 1:
                     raise
@@ -64,7 +65,7 @@ class AnswerSaver:
         title = clean_title(gen.text)
         if gen.status == "done" and title:
             with contextlib.suppress(NotFound):
-                await self._storage.update_session_title(gen.user_id, gen.session_id, title)
+                await self._storage.update_session_title(gen.user_id, gen.session_id, title, generated=True)
 
     async def save_progress(self, generations: Iterable[Generation]) -> None:
         """One round of checkpoints: every live answer with unsaved text, in one transaction."""
@@ -96,6 +97,11 @@ class AnswerSaver:
                 continue
             self._unsaved.pop(message_id, None)
             log.info("Saved %s now that the database answers again", gen.key)
+
+
+def retry_after_of(error: AppError | None) -> int | None:
+    """Whole seconds a rate limit asked to wait (the error card counts them down, also after a reload)."""
+    return None if error is None or error.retry_after is None else retry_seconds(error.retry_after)
 
 
 def sources_json(sources: tuple[Source, ...]) -> str | None:

@@ -82,6 +82,8 @@ class Runner:
                 gen.dirty = True
                 append(gen.key, "chunk", text)
             elif isinstance(event, ReasoningDelta):
+                if gen.first_reasoning_at is None:
+                    gen.first_reasoning_at = time.monotonic()
                 text = clean_text(event.text)
                 gen.reasoning_parts.append(text)
                 gen.reasoning_len += len(text)

@@ -110,8 +110,9 @@ class ChatService:
         await self._generations.stop_session(user, session_id)
         await self._storage.delete_session(user, session_id)
 
-    async def sessions(self, user: str) -> list[Record]:
-        return await self._storage.list_sessions(user)
+    async def sessions(self, user: str, query: str | None = None) -> list[Record]:
+        """The user's sessions by last activity; with ``query``, those whose title or messages match it."""
+        return await self._storage.list_sessions(user, query)
 
     async def session_state(self, user: str, session_id: int) -> SessionState:
         session = await self._storage.get_session(user, session_id)
@@ -143,9 +144,14 @@ class ChatService:
                                                attachment_ids=attachments or ())
 
     async def delete_message(self, user: str, session_id: int, message_id: int) -> None:
+        """A message; a question together with its answers (stopped first if one is being generated)."""
         message = await self._storage.get_message(user, session_id, message_id)
         if message["status"] == "generating":
             await self._generations.stop(user, session_id, message_id)
+        elif message["role"] == "human":
+            answer = await self._storage.answer_to(user, session_id, message_id)
+            if answer is not None and answer["status"] == "generating":
+                await self._generations.stop(user, session_id, answer["id"])
         await self._storage.delete_message(user, session_id, message_id)
 
     async def messages(self, user: str, session_id: int, limit: int, cursor: int) -> list[Record]:

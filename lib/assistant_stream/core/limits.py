@@ -16,6 +16,7 @@ MIN_BODY_RATE = 500  # ...this many bytes received (Apache's RequestReadTimeout 
 MAX_USER_ID = 256  # characters of a user id (the column is String(256); SQLite would not enforce it)
 MAX_BODY = 256 * 1024  # bytes of a JSON request body
 MAX_TITLE = 500  # characters of a session title (the column is String(500))
+MAX_SEARCH = 200  # characters of a search over the conversations (only its first words are used)
 MAX_CONTENT = 100_000  # characters of one message
 MAX_ROLE = 20  # characters of a role parameter (the roles themselves are a closed list)
 MAX_TOKEN = 2048  # characters of a stream token

@@ -171,7 +171,8 @@ class AnswerQueries(Database):
                              finish_reason: str | None = None, error: str | None = None,
                              error_code: str | None = None, prompt_tokens: int | None = None,
                              completion_tokens: int | None = None, total_tokens: int | None = None,
-                             tokens_per_second: float | None = None, sources: str | None = None
+                             tokens_per_second: float | None = None, sources: str | None = None,
+                             thinking_ms: int | None = None, retry_after: int | None = None
                              ) -> Record | None:
         """Store the final state of an answer; None if it was deleted meanwhile."""
         if status not in FINAL_STATUSES:
@@ -181,6 +182,7 @@ class AnswerQueries(Database):
             "finish_reason": finish_reason, "error": None if error is None else clean_text(error),
             "error_code": error_code, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": total_tokens, "tokens_per_second": tokens_per_second, "updated_at": now(),
+            "thinking_ms": thinking_ms, "retry_after": retry_after,
         }
         if sources is not None:
             values["sources"] = sources

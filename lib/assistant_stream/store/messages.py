@@ -66,10 +66,11 @@ class MessageQueries(Database):
                 chips = await bind(conn, user_id, session_id, new_id, attachment_ids)
                 await conn.execute(update(messages).where(messages.c.id == new_id)
                                    .values(attachments=chips_json(chips)))
-            session_values: dict[str, Any] = {"updated_at": created}
-            if session_title is not None:
-                session_values["title"] = session_title
-            await conn.execute(update(sessions).where(sessions.c.id == session_id).values(**session_values))
+            await conn.execute(update(sessions).where(sessions.c.id == session_id).values(updated_at=created))
+            if session_title is not None:  # never over a title the user gave
+                await conn.execute(update(sessions).where(sessions.c.id == session_id,
+                                                          sessions.c.title_manual.is_(False))
+                                   .values(title=session_title))
             message = await message_by_id(conn, new_id)
             assert message is not None
             return message
@@ -98,16 +99,22 @@ class MessageQueries(Database):
 
         return await self.run(run, write=False)
 
-    async def delete_message(self, user_id: str, session_id: int, message_id: int) -> None:
-        async def run(conn: AsyncConnection) -> None:
-            result = await conn.execute(delete(messages).where(
-                messages.c.id == id_value(message_id, "Message"), messages.c.session_id == session_id,
-                messages.c.session_id.in_(select(sessions.c.id).where(
-                    sessions.c.id == id_value(session_id, "Session"), sessions.c.user_id == user_id))))
-            if result.rowcount == 0:
+    async def delete_message(self, user_id: str, session_id: int, message_id: int) -> list[int]:
+        """Delete a message; a question goes with its answers (an answer without its question would confuse
+        the reader and the model alike). Returns the ids deleted."""
+        async def run(conn: AsyncConnection) -> list[int]:
+            row = (await conn.execute(scoped(user_id, session_id)
+                                      .where(messages.c.id == id_value(message_id, "Message")))).first()
+            if row is None:
                 raise NotFound("Message not found")
+            ids = [message_id]
+            if row.role == "human":
+                ids += list((await conn.execute(select(messages.c.id).where(
+                    messages.c.session_id == session_id, messages.c.reply_to == message_id))).scalars())
+            await conn.execute(delete(messages).where(messages.c.id.in_(ids), messages.c.session_id == session_id))
+            return ids
 
-        await self.run(run, write=True)
+        return await self.run(run, write=True)
 
     async def last_human_message(self, user_id: str, session_id: int) -> Record:
         async def run(conn: AsyncConnection) -> Record:

@@ -38,6 +38,8 @@ sessions = Table(
     Column("updated_at", BigInteger, nullable=False),
     # "Ask my documents": answers come from Nextcloud's context_chat (migration 0003).
     Column("context_chat", Boolean, nullable=False, server_default="0"),
+    # The user named it: a generated title never replaces it (migration 0004).
+    Column("title_manual", Boolean, nullable=False, server_default="0"),
     Index("ix_sessions_user_id_timestamp", "user_id", "timestamp"),
     sqlite_autoincrement=True,
 )
@@ -60,6 +62,9 @@ messages = Table(
     # a replay from the database must say exactly what the live stream said.
     Column("engine", String(32), nullable=True),
     Column("error_code", String(64), nullable=True),
+    # How long the model reasoned before its first word, and how long a rate limit asked to wait (0004).
+    Column("thinking_ms", Integer, nullable=True),
+    Column("retry_after", Integer, nullable=True),
     Column("prompt_tokens", Integer, nullable=True),
     Column("completion_tokens", Integer, nullable=True),
     Column("total_tokens", Integer, nullable=True),
@@ -102,11 +107,12 @@ attachments = Table(
     sqlite_autoincrement=True,
 )
 
-SESSION_FIELDS = ("id", "user_id", "title", "timestamp", "updated_at", "context_chat")
+SESSION_FIELDS = ("id", "user_id", "title", "timestamp", "updated_at", "context_chat", "title_manual")
 # What a message's ``attachments`` JSON (its chips) and the attach routes show of an attachment.
 ATTACHMENT_FIELDS = ("id", "name", "kind", "mime", "size", "source", "file_id", "path", "chars", "truncated")
 MESSAGE_FIELDS = (
     "id", "session_id", "role", "content", "timestamp", "ocp_task_id", "sources", "attachments",
     "reasoning", "status", "error", "finish_reason", "reply_to", "model", "prompt_tokens",
     "completion_tokens", "total_tokens", "tokens_per_second", "updated_at", "engine", "error_code",
+    "thinking_ms", "retry_after",
 )

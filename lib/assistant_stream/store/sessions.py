@@ -1,8 +1,10 @@
-"""Chat sessions: created, listed, renamed and deleted, always within one user's own."""
+"""Chat sessions: created, listed (by last activity), searched, renamed and deleted, always within one user's own."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+import re
+
+from sqlalchemy import Integer, delete, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.errors import NotFound
@@ -12,6 +14,48 @@ from .models import SESSION_FIELDS, messages, sessions
 from .values import Record, id_value, int_value, now, text_value
 
 _SESSION_COLS = [sessions.c[f] for f in SESSION_FIELDS]
+
+# What the list adds to each session: when something last happened in it (its newest message, else the
+# session itself), whether an answer is being generated in it, and whether it has no message yet.
+_LAST_ACTIVITY = func.coalesce(
+    select(func.max(messages.c.updated_at)).where(messages.c.session_id == sessions.c.id).scalar_subquery(),
+    sessions.c.updated_at).label("last_activity")
+_GENERATING = exists().where(messages.c.session_id == sessions.c.id,
+                             messages.c.status == "generating").label("generating")
+_EMPTY = (~exists().where(messages.c.session_id == sessions.c.id)).label("empty")
+
+SEARCH_TERMS = 8
+SEARCH_RESULTS = 100
+_TERM = re.compile(r"[^\W_]+")
+# Ids of the sessions whose title or one of whose messages holds every term (as a word prefix), by the
+# database's own full-text index (migration 0004).
+_MATCHING_SQLITE = text(
+    "SELECT m.session_id FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+    "WHERE messages_fts MATCH :query UNION SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH :query")
+_MATCHING_POSTGRES = text(
+    "SELECT session_id FROM messages WHERE to_tsvector('simple', coalesce(content, '')) "
+    "@@ to_tsquery('simple', :query) UNION SELECT id FROM sessions "
+    "WHERE to_tsvector('simple', coalesce(title, '')) @@ to_tsquery('simple', :query)")
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a search, lower case: letters and digits only, so no query syntax gets through."""
+    return [t[:64] for t in _TERM.findall(query.lower())][:SEARCH_TERMS]
+
+
+def _full_text(dialect: str, terms: list[str]) -> tuple[object, str]:
+    """The statement that finds the matching session ids and its query string, in the dialect's syntax."""
+    if dialect == "sqlite":
+        return _MATCHING_SQLITE, " AND ".join(f'"{t}"*' for t in terms)
+    return _MATCHING_POSTGRES, " & ".join(f"{t}:*" for t in terms)
+
+
+def _listed(row: object) -> Record:
+    item = dict(row._mapping)  # type: ignore[attr-defined]
+    item["generating"] = bool(item["generating"])
+    item["empty"] = bool(item["empty"])
+    item["title_manual"] = bool(item["title_manual"])
+    return item
 
 
 async def session_of(conn: AsyncConnection, user_id: str, session_id: int) -> Record:
@@ -45,21 +89,37 @@ class SessionQueries(Database):
 
         return await self.run(run, write=False)
 
-    async def list_sessions(self, user_id: str) -> list[Record]:
+    async def list_sessions(self, user_id: str, query: str | None = None) -> list[Record]:
+        """The user's sessions, the most recently active first; with ``query``, only those whose title or
+        messages contain all its words (full-text search, at most SEARCH_RESULTS)."""
+        terms = search_terms(query or "")
+
         async def run(conn: AsyncConnection) -> list[Record]:
-            rows = await conn.execute(select(*_SESSION_COLS).where(sessions.c.user_id == user_id)
-                                      .order_by(sessions.c.timestamp.desc(), sessions.c.id.desc()))
-            return [dict(r._mapping) for r in rows]
+            stmt = select(*_SESSION_COLS, _LAST_ACTIVITY, _GENERATING, _EMPTY).where(sessions.c.user_id == user_id)
+            if query is not None:
+                if not terms:
+                    return []
+                matching, fts_query = _full_text(conn.dialect.name, terms)
+                stmt = stmt.where(sessions.c.id.in_(
+                    matching.bindparams(query=fts_query).columns(session_id=Integer))).limit(SEARCH_RESULTS)
+            rows = await conn.execute(stmt.order_by(_LAST_ACTIVITY.desc(), sessions.c.id.desc()))
+            return [_listed(r) for r in rows]
 
         return await self.run(run, write=False)
 
-    async def update_session_title(self, user_id: str, session_id: int, title: str) -> Record:
+    async def update_session_title(self, user_id: str, session_id: int, title: str, *,
+                                   generated: bool = False) -> Record:
+        """The user's title (kept from then on), or a generated one (written only if the user gave none)."""
         title = text_value(title, what="title", limit=MAX_TITLE)
 
         async def run(conn: AsyncConnection) -> Record:
             await session_of(conn, user_id, session_id)
-            await conn.execute(update(sessions).where(sessions.c.id == session_id)
-                               .values(title=title, updated_at=now()))
+            stmt = update(sessions).where(sessions.c.id == session_id)
+            if generated:
+                stmt = stmt.where(sessions.c.title_manual.is_(False)).values(title=title, updated_at=now())
+            else:
+                stmt = stmt.values(title=title, title_manual=True, updated_at=now())
+            await conn.execute(stmt)
             return await session_of(conn, user_id, session_id)
 
         return await self.run(run, write=True)

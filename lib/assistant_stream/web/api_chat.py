@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 
 from ..core.caller import CallerKind
 from ..core.errors import render_sse
-from ..core.limits import MAX_ATTACHMENTS, MAX_CONTENT, MAX_ID, MAX_PAGE, MAX_ROLE, MAX_TIMESTAMP, MAX_TITLE
+from ..core.limits import MAX_ATTACHMENTS, MAX_CONTENT, MAX_ID, MAX_PAGE, MAX_ROLE, MAX_SEARCH, MAX_TIMESTAMP, MAX_TITLE
 from . import schemas as sc
 from . import wire
 from .client_config import client_config
@@ -45,9 +45,11 @@ async def delete_session(call: Call) -> Any:
     return {}
 
 
-@route(router, "GET", "/chat/sessions", ok={"type": "array", "items": sc.SESSION_SCHEMA})
+@route(router, "GET", "/chat/sessions", [P("q", "str", required=False, max_len=MAX_SEARCH)],
+       ok={"type": "array", "items": sc.SESSION_SCHEMA})
 async def sessions(call: Call) -> Any:
-    return await call.chat.sessions(call.user)
+    """The most recently active first; with ``q``, those whose title or messages contain its words."""
+    return await call.chat.sessions(call.user, call.params["q"])
 
 
 @route(router, "GET", "/chat/check_session", [session_id()], ok={

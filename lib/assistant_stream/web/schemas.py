@@ -20,7 +20,9 @@ def _nullable(kind: str) -> dict[str, Any]:
 SESSION_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["id", "user_id", "title", "timestamp"],
     "properties": {"id": {"type": "integer"}, "user_id": {"type": "string"}, "title": _nullable("string"),
-                   "timestamp": {"type": "integer"}, "context_chat": {"type": "boolean"}}}
+                   "timestamp": {"type": "integer"}, "context_chat": {"type": "boolean"},
+                   "title_manual": {"type": "boolean"}, "last_activity": {"type": "integer"},
+                   "generating": {"type": "boolean"}, "empty": {"type": "boolean"}}}
 MESSAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "session_id", "role", "content", "timestamp", "reasoning", "status", "reply_to"],
@@ -34,7 +36,7 @@ MESSAGE_SCHEMA: dict[str, Any] = {
         "completion_tokens": _nullable("integer"), "total_tokens": _nullable("integer"),
         "tokens_per_second": _nullable("number"), "sources": {"type": "string"},
         "attachments": {"type": "string"}, "engine": {"enum": ["stream", "taskprocessing", "context_chat", None]},
-        "error_code": _nullable("string")}}
+        "error_code": _nullable("string"), "thinking_ms": _nullable("integer"), "retry_after": _nullable("integer")}}
 ATTACHMENT_SCHEMA: dict[str, Any] = {  # an attached file (a "chip"; its text is never sent back)
     "type": "object", "required": ["id", "name", "kind", "mime", "size", "source", "chars", "truncated"],
     "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "kind": {"enum": ["text", "image"]},

@@ -37,7 +37,7 @@ describe('useSessions', () => {
 		const creating = s.create()
 		expect(s.creating.value).toBe(true)
 		created.resolve({ session: session(2, null) })
-		expect(await creating).toEqual(session(2, null))
+		expect(await creating).toEqual({ ...session(2, null), empty: true })
 		expect([s.creating.value, s.sessions.value.map((x) => x.id)]).toEqual([false, [2, 1]])
 		expect(typeof server().calls('PUT /chat/new_session')[0].body.timestamp).toBe('number')
 	})
