@@ -16,6 +16,7 @@ from tests.support.scripted_provider import (
     Sleep,
     chat_chunk,
     error_response,
+    openai_stream,
     sse,
 )
 
@@ -37,19 +38,24 @@ async def test_rejected_api_key_is_explained(page: Page, app_factory: AppFactory
     note = failed.locator("[data-test=error]")
     assert await note.get_attribute("data-code") == "provider_auth"
     text = await note.inner_text()
-    await page.screenshot(path=str(artifacts / "error-api-key.png"))
+    live_title = await note.locator("[data-test=error-title]").inner_text()
     assert "The AI provider rejected the API key." in text
     assert "administrator" in text and "API key" in text
-    assert "HTTP 401" in text  # the provider's own words, for whoever has to fix it
+    # The provider's own words are for whoever has to fix it: folded under "Details" (the local user is admin).
+    assert "HTTP 401" not in text
+    await note.locator("[data-test=error-detail] summary").click()
+    assert "HTTP 401" in await note.locator("[data-test=error-detail]").inner_text()
+    await page.screenshot(path=str(artifacts / "error-api-key.png"))
     assert API_KEY not in await page.locator("body").inner_text()
     assert await page.locator(STREAMING).count() == 0
     assert await page.locator("[data-test=chat-input]").is_enabled()
     assert scripted_provider.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
 
-    # What was stored says the same after a reload.
+    # What was stored says the same after a reload: the same title, from the stored error code.
     await page.reload()
     note = (await wait_answer(page, "error")).locator("[data-test=error]")
-    assert "API key" in await note.inner_text()
+    assert await note.get_attribute("data-code") == "provider_auth"
+    assert await note.locator("[data-test=error-title]").inner_text() == live_title
 
 
 async def test_dropped_stream_keeps_partial_text_with_error(page: Page, local_app: RunningApp,
@@ -75,3 +81,28 @@ async def test_dropped_stream_keeps_partial_text_with_error(page: Page, local_ap
     failed = await wait_answer(page, "error")
     assert await content_of(failed) == "The first half of an answer"
     assert await failed.locator("[data-test=error]").is_visible()
+
+
+async def test_rate_limit_counts_down_before_try_again(page: Page, local_app: RunningApp,
+                                                       scripted_provider: ScriptedProvider) -> None:
+    """Issue #13: "try again in N s" from the provider's Retry-After; Try again waits for it, also after a reload."""
+    limited = error_response(429, {"error": {"message": "Rate limit reached, try again in 4 s"}},
+                             headers={"Retry-After": "4"})
+    scripted_provider.always(limited)  # however often the provider client tries before giving up
+    await open_chat(page, local_app.url)
+    await send(page, "Hello?")
+    failed = await wait_answer(page, "error", timeout=30_000)
+    note = failed.locator("[data-test=error]")
+    assert await note.get_attribute("data-code") == "provider_rate_limited"
+    retry = note.locator("[data-test=retry]")
+    assert await retry.is_disabled()
+    first = int(await retry.get_attribute("data-wait"))
+    assert 1 <= first <= 4 and f"Try again in {first} s" in await retry.inner_text()
+    scripted_provider.always(openai_stream(["Now ", "it works."]))
+    await page.reload()  # the wait is stored with the answer: the countdown goes on
+    retry = (await wait_answer(page, "error")).locator("[data-test=retry]")
+    await page.wait_for_function("el => el.disabled === false", arg=await retry.element_handle(), timeout=8_000)
+    assert await retry.inner_text() == "Try again"
+    await retry.click()
+    done = await wait_answer(page)
+    assert await content_of(done) == "Now it works."
