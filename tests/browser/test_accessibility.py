@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
-from tests.browser.axe import assert_accessible
 from tests.support.appserver import AppFactory, RunningApp
+from tests.support.axe import assert_accessible
 from tests.support.browser import ANSWER, STREAMING, open_chat, send, stream_with, wait_answer, wait_streamed, words
 from tests.support.scripted_provider import ScriptedProvider, chat_chunk, error_response, openai_stream
 

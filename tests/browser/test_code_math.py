@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page
 
-from tests.browser.test_delivery import embedded_chat
 from tests.support.appserver import RunningApp
-from tests.support.browser import open_chat, send, wait_answer
+from tests.support.browser import open_chat, open_embedded_chat, send, wait_answer
 from tests.support.nextcloud_double import NextcloudDouble
 from tests.support.proxy_doubles import ProxiedAppFactory, ProxyDoubles
 from tests.support.scripted_provider import ScriptedProvider, openai_stream
@@ -89,7 +88,7 @@ async def test_extras_load_through_the_appapi_proxy_under_nextcloud_csp(
     app = await proxied_app(STREAMING_API_URL=scripted_provider.chat_url, STREAMING_MODEL="test-model")
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    await embedded_chat(context, page, app, nextcloud, proxies)
+    await open_embedded_chat(context, page, app, nextcloud, proxies)
     box = page.locator("[data-test=chat-input]")
     await box.fill("Explain")
     await box.press("Enter")

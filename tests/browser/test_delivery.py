@@ -12,14 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page
 
 from tests.support.appserver import RunningApp
-from tests.support.browser import STREAMING, content_of, wait_answer
+from tests.support.browser import STREAMING, content_of, open_embedded_chat, wait_answer
 from tests.support.nextcloud_double import NextcloudDouble
-from tests.support.proxy_doubles import SESSION_COOKIE, ProxiedAppFactory, ProxyDoubles
+from tests.support.proxy_doubles import ProxiedAppFactory, ProxyDoubles
 from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 pytestmark = pytest.mark.browser
@@ -46,15 +45,8 @@ OBSERVER = """() => {
 
 async def embedded_chat(context: BrowserContext, page: Page, app: RunningApp, nextcloud: NextcloudDouble,
                         proxies: ProxyDoubles, user: str = "alice") -> None:
-    """Enable the app (AppAPI registers its page and initial state), log ``user`` in, open the Chat page."""
-    async with httpx.AsyncClient(base_url=app.url, headers=nextcloud.auth_headers(""), timeout=15,
-                                 trust_env=False) as appapi:
-        enabled = await appapi.put("/enabled", params={"enabled": 1})
-        assert enabled.json() == {"error": ""}
-    cookies = proxies.login(user)
-    await context.add_cookies([{"name": SESSION_COOKIE, "value": cookies[SESSION_COOKIE], "url": proxies.base_url}])
-    await page.goto(proxies.base_url + proxies.embedded_path("chat"))
-    await page.locator("[data-test=chat-input]").wait_for()
+    """The Chat page embedded in the Nextcloud double (open_embedded_chat), recording the answer's changes."""
+    await open_embedded_chat(context, page, app, nextcloud, proxies, user)
     await page.evaluate(OBSERVER)
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.async_api import Locator, Page
+import httpx
+from playwright.async_api import BrowserContext, Locator, Page
 
 from assistant_stream.chat.titles import TITLE_PROMPT
+from tests.support.appserver import RunningApp
+from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.proxy_doubles import SESSION_COOKIE, ProxyDoubles
 from tests.support.scripted_provider import Piece, RecordedRequest, ScriptedProvider, ScriptedResponse, chat_chunk, sse
 
 VIEWPORT = {"width": 1280, "height": 800}  # every browser test's window
@@ -24,6 +28,20 @@ SESSION = "[data-test=session-item]"
 async def open_chat(page: Page, url: str) -> None:
     await page.goto(url.rstrip("/") + "/")
     await page.locator(INPUT).wait_for(state="visible")
+
+
+async def open_embedded_chat(context: BrowserContext, page: Page, app: RunningApp, nextcloud: NextcloudDouble,
+                             proxies: ProxyDoubles, user: str = "alice") -> None:
+    """Enable the app (AppAPI registers its page and initial state), log ``user`` in, open the Chat page
+    that Nextcloud (the double) embeds, as the AppAPI proxy serves it."""
+    async with httpx.AsyncClient(base_url=app.url, headers=nextcloud.auth_headers(""), timeout=15,
+                                 trust_env=False) as appapi:
+        enabled = await appapi.put("/enabled", params={"enabled": 1})
+        assert enabled.json() == {"error": ""}
+    cookies = proxies.login(user)
+    await context.add_cookies([{"name": SESSION_COOKIE, "value": cookies[SESSION_COOKIE], "url": proxies.base_url}])
+    await page.goto(proxies.base_url + proxies.embedded_path("chat"))
+    await page.locator(INPUT).wait_for()
 
 
 async def send(page: Page, text: str) -> None:
