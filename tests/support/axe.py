@@ -20,9 +20,16 @@ RUN = """async () => {
 }"""
 
 
+# Colours are measured as painted: a dialog fading in or a button changing theme would be measured
+# half-way. Wait for every finite animation and transition (spinners and the cursor run for ever).
+SETTLED = """() => document.getAnimations().every(a => a.playState !== 'running'
+    || a.effect?.getComputedTiming().iterations === Infinity)"""
+
+
 async def violations(page: Page) -> list[dict[str, Any]]:
-    """The serious and critical findings of axe-core's full rule set on the page as it is now."""
+    """The serious and critical findings of axe-core's full rule set on the page once it has settled."""
     assert AXE.exists(), f"{AXE} is missing: run npm ci"
+    await page.wait_for_function(SETTLED)
     if not await page.evaluate("() => typeof window.axe === 'object'"):
         await page.add_script_tag(path=str(AXE))
     found = await page.evaluate(RUN)
