@@ -36,7 +36,7 @@ export function useElapsed(since, took) {
 		const start = since()
 		const ms = took()
 		if (ms !== null && ms !== undefined) {
-			return Math.max(0, Math.round(ms / 1000))
+			return Math.max(1, Math.round(ms / 1000)) // it did think: "Thought for 0 s" reads wrong
 		}
 		return start === null ? null : Math.max(0, Math.floor((now.value - start) / 1000))
 	})
