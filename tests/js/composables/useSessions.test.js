@@ -106,7 +106,7 @@ describe('useSessions', () => {
 
 	test('a title the user gave is never replaced by a generated one', async () => {
 		server().on('GET /chat/sessions', [session(1, 'Old')])
-		server().on('PATCH /chat/update_session', { ok: true })
+		server().on('PUT /chat/update_session', { ok: true })
 		const { s } = sessions()
 		await s.load()
 		await s.rename({ id: 1, title: 'Mine' })
