@@ -28,7 +28,7 @@ RICH = ["## The sum of the first n numbers\n\n", "Gauss noticed that pairs add u
 async def test_every_state_passes_axe(page: Page, app_factory: AppFactory,
                                       scripted_provider: ScriptedProvider, artifacts: Path) -> None:
     """Also takes the README's desktop screenshots (tests/artifacts/readme-*.png, copied to docs/img/)."""
-    app = await app_factory(LOCAL_MODE="1", STREAMING_API_URL=scripted_provider.chat_url,
+    app = await app_factory(LOCAL_MODE="1", NEXTCLOUD_URL="", STREAMING_API_URL=scripted_provider.chat_url,
                             STREAMING_MODEL="gpt-4o-mini")
     thinking = [chat_chunk(reasoning_content=r) for r in THOUGHT]
     talking = [chat_chunk(c) for c in CIRCLE for c in words(c)]

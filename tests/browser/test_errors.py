@@ -41,7 +41,8 @@ async def test_rejected_api_key_is_explained(page: Page, app_factory: AppFactory
     live_title = await note.locator("[data-test=error-title]").inner_text()
     assert "The AI provider rejected the API key." in text
     assert "administrator" in text and "API key" in text
-    # The provider's own words are for whoever has to fix it: folded under "Details" (the local user is admin).
+    # The provider's own words are for whoever has to fix it: folded under "Details" (the local user runs
+    # the app: the detail is for them).
     assert "HTTP 401" not in text
     await note.locator("[data-test=error-detail] summary").click()
     assert "HTTP 401" in await note.locator("[data-test=error-detail]").inner_text()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page
 
-from tests.support.browser import INPUT, SESSION, VIEWPORT, content_of, send, wait_answer
+from tests.support.browser import INPUT, SESSION, STREAMING, VIEWPORT, content_of, send, wait_answer
 from tests.support.nextcloud_real.client import EMBEDDED
 from tests.support.nextcloud_real.plugin import RealStack
 from tests.support.nextcloud_real.provider import marker
@@ -61,14 +61,17 @@ async def test_chat_stays_below_nextclouds_header(nc_page: Page) -> None:
 
 async def test_question_answer_and_rename_in_the_browser(real_nc: RealStack, nc_page: Page, artifacts: Path) -> None:
     mark = marker()
-    real_nc.provider.answer(mark, openai_stream(["Real", " Nextcloud", " answer."], delay=0.05))
+    real_nc.provider.answer(mark, openai_stream(["Real", " Nextcloud", " answer."], delay=1.0))
     await send(nc_page, f"Hello {mark}")
     try:
+        # Through the stock proxy the answer reaches the page by long-poll, and the page says so while it streams.
+        badge = nc_page.locator(f"{STREAMING} [data-test=transport]")
+        await badge.wait_for(timeout=30_000)
+        assert await badge.get_attribute("data-transport") == "poll"
+        assert "Polling" in await badge.inner_text()
         answer = await wait_answer(nc_page, timeout=30_000)
     except Exception:
         await nc_page.screenshot(path=str(artifacts / f"real-nextcloud-{real_nc.nc.tarball.id}-fail.png"))
         raise
     assert await content_of(answer) == "Real Nextcloud answer."
-    # Through the stock proxy the answer reaches the page by long-poll, and the page says so.
-    assert "Polling" in await nc_page.locator("[data-test=transport]").last.inner_text()
     assert await nc_page.locator(SESSION).count() >= 1

@@ -281,8 +281,7 @@ class GenerationManager:
             await wait_for_end(self._log, key, 10)
 
     def _stop_here(self, key: str, *, stop: bool = True) -> None:
-        """Another process relays a user's stop for an answer generated here (``stop`` False: it took the
-        answer over, as this process looked dead; it ends as interrupted)."""
+        """A stop relayed for an answer made here (``stop`` False: another process took it over: interrupted)."""
         gen = self._by_key.get(key)
         if gen is not None and gen.task is not None and not gen.task.done():
             gen.stop_requested = stop
