@@ -43,6 +43,7 @@ function titles() {
 		http_405: t('assistant_stream', 'This action is not supported by the Assistant Stream app.'),
 		too_long: t('assistant_stream', 'The text is too long.'),
 		too_many_generations: t('assistant_stream', 'You already have several answers being generated.'),
+		budget_exceeded: t('assistant_stream', 'Your token budget is used up.'),
 		shutting_down: t('assistant_stream', 'The Assistant Stream app is restarting.'),
 		generation_failed: t('assistant_stream', 'This answer failed.'),
 		file_too_large: t('assistant_stream', 'The file is too large.'),
@@ -92,6 +93,7 @@ function advice() {
 		http_405: t('assistant_stream', 'Reload the page. If it persists, the app may need an update.'),
 		too_long: t('assistant_stream', 'Shorten it and try again.'),
 		too_many_generations: t('assistant_stream', 'Wait for one of them to finish, or stop one.'),
+		budget_exceeded: t('assistant_stream', 'It is available again when the budget resets. Ask your administrator if you need more.'),
 		shutting_down: t('assistant_stream', 'Try again in a moment.'),
 		generation_failed: t('assistant_stream', 'Regenerate it to try again.'),
 		file_too_large: t('assistant_stream', 'Attach a smaller file, or only the part you need.'),
@@ -115,6 +117,13 @@ export function describeCode(code, extra = {}) {
 		return {
 			title: known(titles()),
 			advice: t('assistant_stream', 'Please wait {seconds} seconds and try again.', { seconds: Math.ceil(seconds) }),
+		}
+	}
+	if (code === 'budget_exceeded' && Number.isFinite(seconds) && seconds > 0) {
+		const when = new Date(Date.now() + seconds * 1000).toLocaleString()
+		return {
+			title: known(titles()),
+			advice: t('assistant_stream', 'The budget resets on {when}. Ask your administrator if you need more.', { when }),
 		}
 	}
 	return { title: known(titles()), advice: known(advice()) }

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from assistant_stream.core import errors
+from assistant_stream.core.error_render import render_http
 from assistant_stream.core.events import Source
 from assistant_stream.nextcloud.server import NextcloudServer
 from assistant_stream.nextcloud.taskprocessing import task_sources, task_status
@@ -38,7 +39,7 @@ async def test_rate_limit_becomes_rate_limited(nextcloud: NextcloudDouble, nc: N
         await drain(engine(nc).stream("alice", CHAT))
     with pytest.raises(errors.RateLimited) as info:
         await drain(engine(nc).stream("alice", CHAT))
-    assert info.value.status == 429 and "Retry-After" in info.value.headers
+    assert info.value.status == 429 and "Retry-After" in render_http(info.value).headers
     assert nextcloud.calls_to("/taskprocessing/schedule")[-1].status == 429
     await drain(engine(nc).stream("bob", CHAT))  # the limit is per user
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from assistant_stream.core import errors
-from assistant_stream.core.errors import render_http, render_sse
+from assistant_stream.core.error_render import render_http, render_sse
 from assistant_stream.core.events import ProviderEvent, ReasoningDelta, TextDelta, Usage
 from assistant_stream.providers.config import ProviderConfig
 from assistant_stream.providers.diagnostics import diagnose

@@ -8,7 +8,8 @@ import json
 import logging
 from collections.abc import Iterable
 
-from ..core.errors import AppError, NotFound, StorageUnavailable, retry_seconds
+from ..core.error_render import retry_seconds
+from ..core.errors import AppError, NotFound, StorageUnavailable
 from ..core.events import Source
 from ..store.values import Record
 from .answer_store import AnswerStore

@@ -1,8 +1,7 @@
-"""One exception hierarchy; one table from class to (status, code); one renderer each for HTTP and SSE."""
+"""One exception hierarchy and one table from class to (status, code); core/error_render.py renders them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -34,10 +33,6 @@ class AppError(Exception):
     @property
     def code(self) -> str:
         return lookup(type(self))[1]
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(retry_seconds(self.retry_after))} if self.retry_after is not None else {}
 
 
 # --- client errors -------------------------------------------------------------------------------
@@ -119,6 +114,12 @@ class RateLimited(AppError):
 
 class TooManyGenerations(RateLimited):
     default_message = "Too many answers are being generated at once"
+
+
+class BudgetExceeded(RateLimited):
+    """A token budget is used up: refused before the provider is asked; retry_after is the time to its reset."""
+
+    default_message = "Your token budget is used up"
 
 
 class FileTypeUnsupported(InvalidInput):  # attachments: this class and the three below
@@ -239,6 +240,7 @@ ERRORS: dict[type[AppError], tuple[int, str]] = {
     TooLong: (413, "too_long"),
     RateLimited: (429, "rate_limited"),
     TooManyGenerations: (429, "too_many_generations"),
+    BudgetExceeded: (429, "budget_exceeded"),
     ProviderError: (502, "provider_error"),
     ProviderAuthError: (502, "provider_auth"),
     ProviderNotFound: (502, "provider_not_found"),
@@ -272,29 +274,3 @@ def lookup(cls: type[AppError]) -> tuple[int, str]:
 def from_code(code: str | None, message: str | None) -> AppError:
     """The error a stored answer ended with, rebuilt from its code (GenerationFailed when unknown)."""
     return _BY_CODE.get(code or "", GenerationFailed)(message or GenerationFailed.default_message)
-
-
-def retry_seconds(retry_after: float) -> int:
-    """Whole seconds for Retry-After: rounded up, at least 1 (0 would invite an immediate hammering)."""
-    return max(1, int(retry_after + 0.999))
-
-
-@dataclass(frozen=True, slots=True)
-class HttpError:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-
-
-def render_http(exc: AppError) -> HttpError:
-    """A JSON error response (Nextcloud Assistant's shape: ``{"error": ...}``, plus a code)."""
-    status, code = lookup(type(exc))
-    return HttpError(status, {"error": exc.message, "code": code}, exc.headers)
-
-
-def render_sse(exc: AppError) -> dict[str, Any]:
-    """The payload of an SSE ``error`` event (and the error part of a poll body)."""
-    payload: dict[str, Any] = {"error": exc.message, "code": lookup(type(exc))[1]}
-    if exc.retry_after is not None:
-        payload["retryAfter"] = retry_seconds(exc.retry_after)
-    return payload

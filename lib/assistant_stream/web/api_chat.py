@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.responses import JSONResponse
 
 from ..core.caller import CallerKind
-from ..core.errors import render_sse
+from ..core.error_render import render_sse
 from ..core.limits import MAX_ATTACHMENTS, MAX_CONTENT, MAX_ID, MAX_PAGE, MAX_ROLE, MAX_SEARCH, MAX_TIMESTAMP, MAX_TITLE
 from . import schemas as sc
 from . import wire

@@ -16,7 +16,8 @@ from starlette.staticfiles import StaticFiles
 
 from .. import __version__
 from ..core.env import AppEnv
-from ..core.errors import AppError, InvalidInput, InvalidParameter, MethodNotAllowed, RouteNotFound, render_http
+from ..core.error_render import render_http
+from ..core.errors import AppError, InvalidInput, InvalidParameter, MethodNotAllowed, RouteNotFound
 from ..core.limits import EVENTLOG_RETENTION
 from ..nextcloud.server import NextcloudServer
 from . import api_admin, api_chat, api_files, api_stream, lifecycle, local

@@ -13,7 +13,8 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..core.caller import SCOPE_KEY, Caller, CallerKind
-from ..core.errors import AppError, InvalidParameter, NotAuthenticated, render_http
+from ..core.error_render import render_http
+from ..core.errors import AppError, InvalidParameter, NotAuthenticated
 from ..core.limits import MAX_USER_ID
 from .routes import PUBLIC_PATHS, TOKEN_PATHS, Access, access_for
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..chat.answer import AnswerView
 from ..chat.eventlog import Event, Kind, Payload
-from ..core.errors import AppError, GenerationFailed, render_sse
+from ..core.error_render import render_sse
+from ..core.errors import AppError, GenerationFailed
 from ..core.events import Usage
 
 # The same text as json.dumps(x, separators=(",", ":")), without building a new encoder per call
