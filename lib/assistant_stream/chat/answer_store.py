@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..store.answers import AnswerStart
+from ..store.usage import Accounting
 from ..store.values import Record
 
 
@@ -49,8 +50,11 @@ class AnswerStore(Protocol):
                              error_code: str | None = None, prompt_tokens: int | None = None,
                              completion_tokens: int | None = None, total_tokens: int | None = None,
                              tokens_per_second: float | None = None, sources: str | None = None,
-                             thinking_ms: int | None = None, retry_after: int | None = None
+                             thinking_ms: int | None = None, retry_after: int | None = None,
+                             usage_estimated: bool = False, accounting: Accounting | None = None
                              ) -> Record | None: ...
+
+    async def add_usage(self, entry: Accounting) -> None: ...
 
     async def history_messages(self, session_id: int, before_message_id: int, limit: int
                                ) -> list[tuple[int, str, str]]: ...

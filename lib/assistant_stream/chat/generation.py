@@ -10,6 +10,7 @@ from typing import Literal
 
 from ..core.errors import AppError
 from ..core.events import Source, Usage
+from ..core.limits import STOP_WAIT
 from ..store.values import Record
 
 GenerationKind = Literal["answer", "title"]
@@ -63,6 +64,7 @@ class Generation:
     ended: asyncio.Event = field(default_factory=asyncio.Event)  # set with ``finished``
     task: asyncio.Task[None] | None = None
     token: str = ""  # the coordinator's name for this start (its slot in the user's limits)
+    prompt_estimate: int = 0  # tokens of the prompt sent, estimated (counted when the provider reports none)
 
     @property
     def text(self) -> str:
@@ -94,6 +96,14 @@ class Generation:
         answer with the row it writes, never with the "generating" one it is about to replace)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.ended.wait(), timeout)
+
+    async def cancel(self, *, stop: bool) -> None:
+        """Cancel the task (``stop``: the user asked, it ends as cancelled) and wait until its end is saved."""
+        assert self.task is not None
+        self.stop_requested = stop
+        self.task.cancel()
+        await asyncio.wait([self.task], timeout=10)
+        await self.wait_ended(STOP_WAIT)
 
     @property
     def running(self) -> bool:

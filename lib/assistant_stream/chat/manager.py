@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable
 from ..core.config_store import ConfigStore
 from ..core.errors import MessageNotFound, NothingToTitle, RateLimited, SessionBusy, ShuttingDown
 from ..core.events import ChatMessage
-from ..core.limits import STOP_WAIT, TITLE_CONTEXT_MESSAGES
+from ..core.limits import TITLE_CONTEXT_MESSAGES
 from ..core.settings import Settings
 from ..store.coordination_memory import MemoryCoordinator
 from ..store.values import Record
 from .answer_store import AnswerStore
+from .budgets import BudgetGuard
 from .context import prompt_of
 from .coordination import Coordinator
 from .engines import Engine, FailedEngine, model_name
@@ -23,6 +24,7 @@ from .persistence import AnswerSaver
 from .runner import Runner
 from .takeover import Takeover, wait_for_end
 from .titles import title_prompt
+from .usage import UsageMeter
 
 EngineFor = Callable[[Settings, str], Awaitable[Engine]]  # raises NotConfigured
 log = logging.getLogger(__name__)
@@ -37,12 +39,13 @@ class GenerationManager:
 
     def __init__(self, *, storage: AnswerStore, config: ConfigStore, eventlog: EventLog, engine_for: EngineFor,
                  coordinator: Coordinator | None = None, save_interval: float = 1.0, shutdown_grace: float = 10.0,
-                 documents_engine_for: EngineFor | None = None) -> None:
+                 documents_engine_for: EngineFor | None = None, budget: BudgetGuard | None = None) -> None:
         self._storage, self._config, self._log, self._engine_for = storage, config, eventlog, engine_for
         self._save_interval, self._shutdown_grace = save_interval, shutdown_grace
         self._documents_engine_for = documents_engine_for  # "Ask my documents" (context_chat); None without Nextcloud
         self._coord = coordinator if coordinator is not None else MemoryCoordinator()
-        self._saver = AnswerSaver(storage)
+        self._budget = budget  # token budgets, checked before any start; None: none (tests of other parts)
+        self._saver = AnswerSaver(storage, meter=UsageMeter(config, budget) if budget is not None else None)
         self._runner = Runner(eventlog, self._saver, self._ended)
         self._takeover = Takeover(storage, eventlog, self._coord, owned=self._owns)
         self._by_key: dict[str, Generation] = {}
@@ -127,11 +130,10 @@ class GenerationManager:
             return live
         settings = await self._settings()
         try:
-            token = await self._coord.begin(user_id, session_id=session_id, max_starts=settings.max_starts_per_minute,
-                                            max_concurrent=max(1, settings.max_concurrent_per_user))
+            token = await self._begin(user_id, session_id, settings)
         except SessionBusy as busy:
             return await self._attach(user_id, session_id, human_message_id, busy)
-        except RateLimited:
+        except RateLimited:  # BudgetExceeded too
             # Reading an answer that exists is not a start: never limited.
             existing = await self._existing(user_id, session_id, human_message_id)
             if existing is None:
@@ -141,9 +143,8 @@ class GenerationManager:
 
     async def regenerate(self, user_id: str, session_id: int, message_id: int) -> Generation:
         settings = await self._settings()
-        token = await self._coord.begin(user_id, session_id=session_id, max_starts=settings.max_starts_per_minute,
-                                        max_concurrent=max(1, settings.max_concurrent_per_user))
-        gen = await self._start(token, user_id, session_id, None, settings, replaces=message_id)
+        gen = await self._start(await self._begin(user_id, session_id, settings), user_id, session_id, None, settings,
+                                replaces=message_id)
         assert isinstance(gen, Generation)  # a replacement is always new
         return gen
 
@@ -210,10 +211,7 @@ class GenerationManager:
             if live is not None and not live.finished:
                 return live
             settings = await self._settings()
-            # A title costs a provider request like an answer: it counts against the start rate (not against
-            # the concurrent answers, so a title never waits for the user's other chats).
-            token = await self._coord.begin(user_id, session_id=None, max_concurrent=0,
-                                            max_starts=settings.max_starts_per_minute)
+            token = await self._begin(user_id, None, settings)
             try:
                 engine = await self._engine_for(settings, user_id)
                 prompt = title_prompt(await self._storage.list_messages(user_id, session_id,
@@ -229,6 +227,15 @@ class GenerationManager:
             self._titles[session_id] = gen
             self._launch(gen, engine, prompt)
             return gen
+
+    async def _begin(self, user_id: str, session_id: int | None, settings: Settings) -> str:
+        """A start's slot in the user's limits, once no token budget of theirs is used up (BudgetExceeded). A title
+        (``session_id`` None) counts against the start rate, not the concurrent answers: it never waits for them."""
+        if self._budget is not None:
+            await self._budget.check(user_id, settings)
+        concurrent = 0 if session_id is None else max(1, settings.max_concurrent_per_user)
+        return await self._coord.begin(user_id, session_id=session_id, max_starts=settings.max_starts_per_minute,
+                                       max_concurrent=concurrent)
 
     async def _settings(self) -> Settings:
         if self._closing:
@@ -265,7 +272,7 @@ class GenerationManager:
         key = answer_key(message["id"])
         gen = self._by_key.get(key)
         if gen is not None and not gen.finished:  # its task may be done already, its final save not
-            await self._cancel(gen, stop=True)
+            await gen.cancel(stop=True)
             if gen.final_message is not None:
                 return gen.final_message
         elif message["status"] == "generating" and await self._coord.request_stop(key):
@@ -275,7 +282,7 @@ class GenerationManager:
     async def stop_session(self, user_id: str, session_id: int) -> None:
         for gen in [g for g in self._by_key.values() if g.session_id == session_id and g.user_id == user_id]:
             if gen.running:
-                await self._cancel(gen, stop=True)
+                await gen.cancel(stop=True)
         key = await self._coord.session_key(session_id)
         if key is not None and key not in self._by_key and await self._coord.request_stop(key):
             await wait_for_end(self._log, key, 10)
@@ -289,12 +296,3 @@ class GenerationManager:
 
     def _lost(self, key: str) -> None:
         self._stop_here(key, stop=False)
-
-    @staticmethod
-    async def _cancel(gen: Generation, *, stop: bool) -> None:
-        assert gen.task is not None
-        gen.stop_requested = stop
-        gen.task.cancel()
-        await asyncio.wait([gen.task], timeout=10)
-        await gen.wait_ended(STOP_WAIT)
-

@@ -15,6 +15,7 @@ from ..store.values import Record
 from .answer_store import AnswerStore
 from .generation import Generation
 from .titles import clean_title
+from .usage import UsageMeter
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,9 @@ log = logging.getLogger(__name__)
 class AnswerSaver:
     """Writes generations to storage; keeps answers whose final save failed until the database is back."""
 
-    def __init__(self, storage: AnswerStore, *, retry_backoff: float = 0.5) -> None:
+    def __init__(self, storage: AnswerStore, *, retry_backoff: float = 0.5, meter: UsageMeter | None = None) -> None:
         self._storage = storage
+        self._meter = meter  # counts usage with the final save (None: not counted, as in some unit tests)
         self._retry_backoff = retry_backoff
         # Answers that ended while the database was unavailable, by message id, with the status and
         # error they really ended with: retry_unsaved() writes them once the database answers again.
@@ -40,17 +42,23 @@ class AnswerSaver:
         usage = gen.usage
         status, error = outcome if outcome is not None else (gen.status, gen.error)
         assert gen.message_id is not None
+        entry = await self._meter.entry(gen) if self._meter is not None else None
+        tokens = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) if usage else (None, None, None)
+        if entry is not None and entry.estimated:
+            tokens = (entry.prompt_tokens, entry.completion_tokens, entry.total)
         for attempt in range(tries):
             try:
-                return await self._storage.finish_message(
+                saved = await self._storage.finish_message(
                     gen.message_id, status=status, content=gen.text, reasoning=gen.reasoning,
                     finish_reason=gen.finish_reason, error=error.message if error else None,
                     error_code=error.code if error else None,
-                    prompt_tokens=usage.prompt_tokens if usage else None,
-                    completion_tokens=usage.completion_tokens if usage else None,
-                    total_tokens=usage.total_tokens if usage else None,
+                    prompt_tokens=tokens[0], completion_tokens=tokens[1], total_tokens=tokens[2],
                     tokens_per_second=gen.tokens_per_second(), sources=sources_json(gen.sources),
-                    thinking_ms=gen.thinking_ms(), retry_after=retry_after_of(error))
+                    thinking_ms=gen.thinking_ms(), retry_after=retry_after_of(error),
+                    usage_estimated=bool(entry and entry.estimated), accounting=entry)
+                if entry is not None and self._meter is not None:
+                    self._meter.counted(entry)
+                return saved
             except StorageUnavailable:
                 if attempt == tries - 1:
                     raise
@@ -63,6 +71,13 @@ class AnswerSaver:
         self._unsaved[gen.message_id] = (gen, gen.status, gen.error)
 
     async def save_title(self, gen: Generation) -> None:
+        entry = await self._meter.entry(gen) if self._meter is not None else None
+        if entry is not None:
+            try:
+                await self._storage.add_usage(entry)
+                self._meter.counted(entry)  # type: ignore[union-attr]
+            except AppError as exc:  # a title's few tokens are not worth failing it for
+                log.warning("Could not count the usage of %s: %s", gen.key, exc.message)
         title = clean_title(gen.text)
         if gen.status == "done" and title:
             with contextlib.suppress(NotFound):

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from ..core.errors import AppError, GenerationFailed, ProviderTimeout, StorageUnavailable
+from ..core.estimate import estimate_prompt
 from ..core.events import ChatMessage, Finish, ProviderEvent, ReasoningDelta, Sources, TextDelta, Usage
 from ..core.text import clean_text
 from .answer import AnswerView
@@ -30,6 +31,8 @@ class Runner:
         self._finishing: set[asyncio.Future[None]] = set()
 
     def launch(self, gen: Generation, engine: Engine, messages: list[ChatMessage]) -> None:
+        # What the prompt costs, in case the provider reports no usage (chat/usage.py counts it then).
+        gen.prompt_estimate = estimate_prompt((m.content for m in messages), sum(len(m.images) for m in messages))
         self._log.open(gen.key)
         self._log.append(gen.key, "started", AnswerView.started(gen))
         gen.task = asyncio.create_task(self._run(gen, engine, messages), name=f"generation-{gen.key}")

@@ -26,6 +26,7 @@ _CIPHERTEXT = re.compile(r"^[0-9a-f]+\|[0-9a-f]+\|[0-9a-f]+(\|\d+)?$")
 _READ_ERRORS = (AppError, OSError, TimeoutError)
 
 Listener = Callable[[Settings, Settings], Awaitable[None]]
+Observer = Callable[[Mapping[str, str | None]], Awaitable[None]]
 
 
 class AppConfigSource(Protocol):
@@ -57,6 +58,12 @@ class ConfigStore:
         self._outage_logged = False
         self._listeners: list[Listener] = []
         self._background: set[asyncio.Task[None]] = set()
+        # Told the raw app config whenever a read finds it changed, the first read included (the audit of changes
+        # made outside the app, also while it was down): awaited, so that a change is logged before it is used.
+        self._observer: Observer | None = None
+
+    def observe(self, observer: Observer) -> None:
+        self._observer = observer
 
     def invalidate(self) -> None:
         self._expires_at = -math.inf
@@ -124,6 +131,11 @@ class ConfigStore:
             log.info("Nextcloud reachable again for settings")
             self._outage_logged = False
         await self._empty_inboxes(raw)
+        if raw != self._last_good and self._observer is not None:
+            try:
+                await self._observer(raw)
+            except Exception as exc:  # the audit must never cost a request its settings (type only: no value logged)
+                log.warning("Could not audit a settings change: %s", type(exc).__name__)
         self._last_good = raw
         return build_settings(self._environ, raw)
 

@@ -28,6 +28,7 @@ _WORD_CHARS = 6.0  # common English words are one token; longer ones split into 
 _OTHER_CHARS = 3.0
 _PUNCT_CHARS = 2.5
 _PER_MESSAGE = 4  # chat formats wrap every message in a few tokens of their own (role, separators)
+IMAGE_TOKENS = 765  # an image as OpenAI counts a 512x512 one in high detail (vision models of others: similar)
 
 
 def estimate_tokens(text: str) -> int:
@@ -53,6 +54,7 @@ def estimate_tokens(text: str) -> int:
     return max(1, round(total))
 
 
-def estimate_prompt(contents: Iterable[str]) -> int:
-    """The prompt of a chat request: each message's text plus the chat format's few tokens per message."""
-    return sum(estimate_tokens(text) + _PER_MESSAGE for text in contents) + 3  # the reply's priming
+def estimate_prompt(contents: Iterable[str], images: int = 0) -> int:
+    """The prompt of a chat request: each message's text plus the chat format's few tokens per message, and
+    ``images`` images."""
+    return sum(estimate_tokens(text) + _PER_MESSAGE for text in contents) + images * IMAGE_TOKENS + 3

@@ -52,6 +52,10 @@ class Settings:
     vision_models: str = ""
     # Offer "Ask my documents" (Nextcloud's context_chat through TaskProcessing) where Nextcloud has it.
     context_chat: bool = True
+    # Token budgets per user and group, JSON (core/budgets.py, docs/configuration.md "Budgets"); their days
+    # and months run in this IANA time zone.
+    budgets: str = ""
+    budget_timezone: str = "UTC"
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
     # True when Nextcloud could not be asked and these are the last values that could be read.
     stale: bool = field(default=False, compare=False)

@@ -8,7 +8,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from nc_py_api import (
     AsyncNextcloudApp,
@@ -122,18 +122,18 @@ class NextcloudClient:
         return task
 
 
-class TtlCache:
-    """Per-user yes/no answers kept ``ttl`` seconds; bounded so a big instance cannot grow it forever."""
+class TtlCache(Generic[T]):
+    """Per-user answers kept ``ttl`` seconds; bounded so a big instance cannot grow it forever."""
 
     def __init__(self, ttl: float) -> None:
         self._ttl = ttl
-        self._entries: dict[str, tuple[float, bool]] = {}
+        self._entries: dict[str, tuple[float, T]] = {}
 
-    def get(self, key: str) -> bool | None:
+    def get(self, key: str) -> T | None:
         entry = self._entries.get(key)
         return entry[1] if entry is not None and entry[0] > time.monotonic() else None
 
-    def put(self, key: str, value: bool) -> None:
+    def put(self, key: str, value: T) -> None:
         if len(self._entries) >= MAX_CACHED_USERS:
             self._entries.clear()  # crude, but bounded; a miss costs one round trip
         self._entries[key] = (time.monotonic() + self._ttl, value)

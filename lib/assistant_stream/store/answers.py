@@ -14,6 +14,7 @@ from .database import Database
 from .messages import MESSAGE_COLS, message_by_id, scoped
 from .models import FINAL_STATUSES, attachments, messages, sessions
 from .sessions import session_of
+from .usage import Accounting, account
 from .values import Record, id_value, int_value, now, record
 
 
@@ -172,9 +173,11 @@ class AnswerQueries(Database):
                              error_code: str | None = None, prompt_tokens: int | None = None,
                              completion_tokens: int | None = None, total_tokens: int | None = None,
                              tokens_per_second: float | None = None, sources: str | None = None,
-                             thinking_ms: int | None = None, retry_after: int | None = None
+                             thinking_ms: int | None = None, retry_after: int | None = None,
+                             usage_estimated: bool = False, accounting: Accounting | None = None
                              ) -> Record | None:
-        """Store the final state of an answer; None if it was deleted meanwhile."""
+        """Store the final state of an answer, and count its usage in the same transaction (so an answer is
+        counted exactly once, whichever process saves it); None if it was deleted meanwhile."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"finish_message: status must be one of {FINAL_STATUSES}, not {status!r}")
         values = {
@@ -183,12 +186,21 @@ class AnswerQueries(Database):
             "error_code": error_code, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": total_tokens, "tokens_per_second": tokens_per_second, "updated_at": now(),
             "thinking_ms": thinking_ms, "retry_after": retry_after,
+            "usage_estimated": usage_estimated,
         }
         if sources is not None:
             values["sources"] = sources
 
         async def run(conn: AsyncConnection) -> Record | None:
-            await conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+            # Usage is counted only when the row was still generating: a retried save whose first try did
+            # commit (the connection broke after COMMIT) must not count the answer twice.
+            done = await conn.execute(update(messages).where(
+                messages.c.id == message_id, messages.c.status == "generating").values(**values))
+            if done.rowcount:
+                if accounting is not None:
+                    await account(conn, accounting)
+            else:  # already final (another process marked it interrupted, or this is a retry): text still saved
+                await conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
             return await message_by_id(conn, message_id)
 
         return await self.run(run, write=True)

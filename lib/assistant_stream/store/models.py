@@ -69,6 +69,8 @@ messages = Table(
     Column("completion_tokens", Integer, nullable=True),
     Column("total_tokens", Integer, nullable=True),
     Column("tokens_per_second", Float, nullable=True),
+    # The token counts are an estimate (core/estimate.py): the provider reported no usage (migration 0005).
+    Column("usage_estimated", Boolean, nullable=False, server_default="0"),
     Column("ocp_task_id", BigInteger, nullable=True),
     Column("sources", Text, nullable=False, server_default="[]"),
     Column("attachments", Text, nullable=False, server_default="[]"),
@@ -107,6 +109,55 @@ attachments = Table(
     sqlite_autoincrement=True,
 )
 
+# Token usage per user, model and day (migration 0005), and per group the user was in when it was used. Written
+# in the transaction that saves the answer's end; budgets sum a period's rows, the admin page plots them.
+_USAGE_COLUMNS = (
+    ("prompt_tokens", BigInteger), ("completion_tokens", BigInteger),
+    ("answers", Integer),  # answers and titles counted
+    ("estimated", Integer),  # ... of which the provider reported no usage: their tokens are estimates
+)
+
+
+def _usage_table(name: str, owner: str) -> Table:
+    return Table(
+        name, metadata,
+        Column(owner, String(256), primary_key=True),
+        Column("day", String(10), primary_key=True),  # YYYY-MM-DD in budget_timezone
+        Column("model", String(256), primary_key=True),
+        *(Column(col, kind, nullable=False, server_default="0") for col, kind in _USAGE_COLUMNS),
+        Index(f"ix_{name}_day", "day"),
+    )
+
+
+usage = _usage_table("usage", "user_id")
+group_usage = _usage_table("group_usage", "group_id")
+USAGE_SUMS = tuple(col for col, _kind in _USAGE_COLUMNS)
+
+# Every change an admin made to settings or budgets: who, what, when; secrets only as "changed" (0005).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(256), nullable=False),  # the admin's user id, or "occ / Nextcloud settings"
+    Column("action", String(64), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("old_value", Text, nullable=True),
+    Column("new_value", Text, nullable=True),
+    Index("ix_audit_log_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+# The settings as the audit last saw them (a fingerprint per key, never a secret's value), so that a change made
+# outside the app (occ, Nextcloud's form) is logged once, by whichever process reads it first (0005).
+settings_seen = Table(
+    "settings_seen",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("value", Text, nullable=True),
+)
+
 SESSION_FIELDS = ("id", "user_id", "title", "timestamp", "updated_at", "context_chat", "title_manual")
 # What a message's ``attachments`` JSON (its chips) and the attach routes show of an attachment.
 ATTACHMENT_FIELDS = ("id", "name", "kind", "mime", "size", "source", "file_id", "path", "chars", "truncated")
@@ -114,5 +165,5 @@ MESSAGE_FIELDS = (
     "id", "session_id", "role", "content", "timestamp", "ocp_task_id", "sources", "attachments",
     "reasoning", "status", "error", "finish_reason", "reply_to", "model", "prompt_tokens",
     "completion_tokens", "total_tokens", "tokens_per_second", "updated_at", "engine", "error_code",
-    "thinking_ms", "retry_after",
+    "thinking_ms", "retry_after", "usage_estimated",
 )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from .activity import ActivityQueries
 from .answers import AnswerQueries
 from .attachments import AttachmentQueries
+from .audit import AuditQueries
 from .messages import MessageQueries
 from .sessions import SessionQueries
+from .usage import UsageQueries
 
 
-class Storage(SessionQueries, MessageQueries, AnswerQueries, AttachmentQueries):
+class Storage(SessionQueries, MessageQueries, AnswerQueries, AttachmentQueries, UsageQueries, ActivityQueries,
+              AuditQueries):
     """All persistent state. User-facing methods are user-scoped; answer bookkeeping is by message id."""

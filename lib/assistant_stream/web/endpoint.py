@@ -1,4 +1,5 @@
-"""The one route style: a handler gets a Call (caller, user, parameters, the chat service) and returns JSON."""
+"""The one route style: a handler gets a Call (caller, user, parameters, the chat and admin services) and returns
+JSON."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..chat.admin import AdminService
 from ..chat.service import ChatService
 from ..core.caller import Caller, CallerKind, caller_of
 from ..core.errors import InvalidToken, NotAuthenticated, NotFound
@@ -39,6 +41,10 @@ class Call:
     @property
     def chat(self) -> ChatService:
         return self.services.chat
+
+    @property
+    def admin(self) -> AdminService:
+        return self.services.admin
 
 
 Handler = Callable[[Call], Awaitable[Any]]

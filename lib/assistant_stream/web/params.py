@@ -32,7 +32,9 @@ class P:
     """One parameter: its name, type and bounds drive both parsing and the OpenAPI schema."""
 
     name: str
-    type: str = "int"  # "int", "str", "bool", "float", "ids" (a list of ids: JSON array or "1,2,3")
+    # "int", "str", "bool", "float", "ids" (a list of ids: JSON array or "1,2,3"), or "json" (a list or an object,
+    # from a JSON body only)
+    type: str = "int"
     required: bool = True
     minimum: float | None = 1
     maximum: float | None = MAX_ID
@@ -41,6 +43,8 @@ class P:
     description: str = ""
 
     def schema(self) -> dict[str, Any]:
+        if self.type == "json":
+            return {"description": self.description} if self.description else {}
         if self.type == "int":
             s: dict[str, Any] = {"type": "integer"}
         elif self.type == "float":
@@ -129,12 +133,19 @@ _FALSE = ("0", "false", "no", "off")
 
 def _convert(p: P, raw: Any) -> Any:
     converters: dict[str, Callable[[P, Any], Any]] = {"int": _int, "float": _float, "bool": _bool, "str": _str,
-                                                      "ids": _ids}
+                                                      "ids": _ids, "json": _json}
     return converters[p.type](p, raw)
 
 
 def _bad(p: P, what: str) -> AppError:
     return InvalidParameter(f"Parameter {p.name} must be {what}")
+
+
+def _json(p: P, raw: Any) -> Any:
+    if isinstance(raw, str):
+        # Query strings carry only text; a list or object must come in a JSON body (the handler checks it).
+        raise _bad(p, "sent in a JSON request body")
+    return raw
 
 
 def _int(p: P, raw: Any) -> int:

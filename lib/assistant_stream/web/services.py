@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..chat.admin import AdminService
 from ..chat.answer import dump_view, load_view
 from ..chat.attachments import AttachmentService
+from ..chat.audit import SettingsAudit
+from ..chat.budgets import BudgetGuard
 from ..chat.coordination import Coordinator
 from ..chat.engines import DocumentsCheck, EngineSelector
 from ..chat.eventlog import EventLog
@@ -37,6 +42,7 @@ class Services:
     env: AppEnv
     config: ConfigStore
     chat: ChatService
+    admin: AdminService  # usage, budgets, activity and the audit log (the admin routes; /chat/budget)
     tokens: StreamTokens
     nextcloud: NextcloudServer | None  # None in local mode without a Nextcloud
     # Owned here for start-up and shutdown (and for tests that inject faults); routes use ``chat``.
@@ -79,21 +85,27 @@ async def build_services(env: AppEnv, environ: Mapping[str, str] | None, nextclo
     config = ConfigStore(nextcloud.appconfig if nextcloud else None, ttl=config_ttl, environ=environ)
     if nextcloud is not None:
         config.on_change(republish_page_config(env, nextcloud.ui))
+    # A key of its own, derived from APP_SECRET, for the fingerprints of audited values.
+    audit = SettingsAudit(storage, hmac.new(env.app_secret.encode(), b"assistant_stream/settings-audit/v1",
+                                            hashlib.sha256).digest())
+    config.observe(audit.observe)
+    budget = BudgetGuard(storage, nextcloud.users.groups if nextcloud is not None else None)
     provider = ProviderClient()
     taskprocessing = TaskProcessingEngine(nextcloud.taskprocessing) if nextcloud is not None else None
     documents = DocumentsCheck(ContextChatEngine(nextcloud.taskprocessing)) if nextcloud is not None else None
     generations = GenerationManager(storage=storage, config=config, eventlog=eventlog, coordinator=coordinator,
                                     engine_for=EngineSelector(provider, taskprocessing),
                                     save_interval=save_interval, shutdown_grace=shutdown_grace,
-                                    documents_engine_for=documents)
+                                    documents_engine_for=documents, budget=budget)
     generations.start_background()
     attachments = AttachmentService(storage=storage, config=config, extractor=Extractor(),
                                     files=nextcloud.files if nextcloud is not None else None)
     chat = ChatService(env=env, config=config, storage=storage, generations=generations, eventlog=eventlog,
                        provider=provider, nextcloud=nextcloud, attachments=attachments, documents=documents)
-    return Services(env=env, config=config, chat=chat, tokens=StreamTokens(env.app_secret), nextcloud=nextcloud,
-                    storage=storage, generations=generations, eventlog=eventlog, provider=provider,
-                    coordinator=coordinator, redis=redis)
+    admin = AdminService(storage=storage, config=config, guard=budget, audit=audit)
+    return Services(env=env, config=config, chat=chat, admin=admin, tokens=StreamTokens(env.app_secret),
+                    nextcloud=nextcloud, storage=storage, generations=generations, eventlog=eventlog,
+                    provider=provider, coordinator=coordinator, redis=redis)
 
 
 async def close_services(services: Services) -> None:
