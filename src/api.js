@@ -273,3 +273,32 @@ export function setSessionOptions(sessionId, options) {
 		data: { sessionId, ...options },
 	})
 }
+
+// --- usage, budgets, activity, audit ------------------------------------------------------------
+
+/** @return {Promise<object>} the caller's budgets: { budgets, remaining, resetsAt } */
+export const myBudget = () => request('GET', '/chat/budget')
+
+export const adminUsage = (days, by) => request('GET', '/admin/usage', { params: { days, by } })
+
+/**
+ * @param {number} days days up to today
+ * @param {string} by user, group or model
+ * @return {Promise<string>} the CSV text
+ */
+export async function adminUsageCsv(days, by) {
+	try {
+		const response = await axios.get(url('/admin/usage.csv'), { params: { days, by }, responseType: 'text', headers: { Accept: 'text/csv' } })
+		return response.data
+	} catch (e) {
+		throw toApiError(e)
+	}
+}
+
+export const adminActivity = () => request('GET', '/admin/activity')
+
+export const adminBudgets = () => request('GET', '/admin/budgets')
+
+export const adminSaveBudgets = (budgets, timezone) => request('PUT', '/admin/budgets', { data: { budgets, timezone } })
+
+export const adminAudit = (limit = 50) => request('GET', '/admin/audit', { params: { limit } })
