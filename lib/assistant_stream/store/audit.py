@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.limits import MAX_ID
@@ -15,6 +15,7 @@ from .values import Record, int_value, now
 
 AUDIT_FIELDS = ("id", "at", "actor", "action", "key", "old_value", "new_value")
 MAX_AUDIT_PAGE = 200
+_AUDIT_LOCK = 0x61756469  # PostgreSQL advisory lock id of audit_if_unseen ("audi")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,10 @@ class AuditQueries(Database):
         transaction, so that of several processes noticing the same change only the first logs it. Returns the
         keys logged. ``describe``: key -> (old, new) as the log shows them (None: read from the stored values)."""
         async def run(conn: AsyncConnection) -> list[str]:
+            if conn.dialect.name == "postgresql":
+                # Read committed would let every process read the old values at once; SQLite's writers are
+                # serialized already (BEGIN IMMEDIATE).
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
             stored = {r.key: Seen(r.fingerprint, r.value) for r in await conn.execute(select(settings_seen))}
             # A key never seen counts as unset (a setting a newer version added is no change).
             changed = [] if not stored else sorted(  # the first look has nothing to compare with

@@ -1,0 +1,35 @@
+"""SettingsAudit (chat/audit.py): a change made outside the app is logged when read; a secret never is."""
+
+from __future__ import annotations
+
+from assistant_stream.chat.audit import OUTSIDE, SettingsAudit
+from assistant_stream.core.config_store import ConfigStore
+from assistant_stream.store.storage import Storage
+
+
+class Source:
+    def __init__(self) -> None:
+        self.values: dict[str, str | None] = {}
+
+    async def fetch(self, keys: object) -> dict[str, str | None]:
+        return {k: self.values.get(k) for k in keys}  # type: ignore[attr-defined]
+
+    async def store(self, key: str, value: str, *, sensitive: bool) -> None:
+        self.values[key] = value
+
+
+async def test_changes_made_with_occ_are_logged_without_the_secret(storage: Storage) -> None:
+    source = Source()
+    source.values = {"streaming_model": "gpt-4o", "streaming_api_key": "sk-first-secret"}
+    config = ConfigStore(source, ttl=0, environ={})
+    config.observe(SettingsAudit(storage, b"k").observe)
+    await config.get()  # the first look: nothing to compare with
+    assert await storage.audit_entries(10) == []
+    source.values.update(streaming_model="llama3", streaming_api_key="sk-second-secret")
+    await config.get()
+    await config.get()  # unchanged now: nothing more
+    entries = {e["key"]: e for e in await storage.audit_entries(10)}
+    assert set(entries) == {"streaming_model", "streaming_api_key"}
+    assert (entries["streaming_model"]["old_value"], entries["streaming_model"]["new_value"]) == ("gpt-4o", "llama3")
+    assert entries["streaming_api_key"]["actor"] == OUTSIDE and entries["streaming_api_key"]["new_value"] == "(set)"
+    assert "secret" not in repr(await storage.audit_entries(10)) + repr(await storage.seen_settings())
