@@ -133,7 +133,11 @@ class AdminService:
             old = getattr(settings, key)
             if new == old:
                 continue
-            await self._config.set(key, new)
+            try:
+                await self._config.set(key, new)
+            except RuntimeError:  # local mode without Nextcloud: there is no app config to write
+                raise InvalidParameter(f"Without Nextcloud there is no app config: set {key.upper()} in the "
+                                       "environment instead") from None
             await self.audit.record(actor, "budgets changed" if key == "budgets" else "setting changed", key,
                                     old or None, new)
         return await self.budgets()
