@@ -33,7 +33,8 @@ async def test_usage_plot_csv_and_budget(page: Page, app_factory: AppFactory, ne
     await send(page, "first question")
     await wait_answer(page)
     await send(page, "second question")
-    await page.wait_for_function("document.querySelectorAll('[data-test=message][data-role=assistant][data-status=done]').length >= 2")
+    await page.wait_for_function(
+        "document.querySelectorAll('[data-test=message][data-role=assistant][data-status=done]').length >= 2")
     api = local_app.anonymous()
     report = (await api.get("/admin/usage", params={"by": "user", "days": 30})).json()
     [series] = report["series"]

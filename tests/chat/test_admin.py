@@ -16,21 +16,11 @@ from assistant_stream.core.errors import InvalidParameter
 from assistant_stream.store.storage import Storage
 from assistant_stream.store.usage import Accounting
 from tests.support.clock import FakeClock
+from tests.support.config import MemoryAppConfig
 
 
-class Source:
-    def __init__(self) -> None:
-        self.values: dict[str, str | None] = {}
-
-    async def fetch(self, keys: object) -> dict[str, str | None]:
-        return {k: self.values.get(k) for k in keys}  # type: ignore[attr-defined]
-
-    async def store(self, key: str, value: str, *, sensitive: bool) -> None:
-        self.values[key] = value
-
-
-def admin(storage: Storage, environ: dict[str, str] | None = None) -> tuple[AdminService, Source]:
-    source = Source()
+def admin(storage: Storage, environ: dict[str, str] | None = None) -> tuple[AdminService, MemoryAppConfig]:
+    source = MemoryAppConfig()
     config = ConfigStore(source, ttl=0, environ=environ or {})
     clock = FakeClock(dt.datetime(2025, 3, 10, 12, tzinfo=dt.UTC).timestamp())
     service = AdminService(storage=storage, config=config, guard=BudgetGuard(storage, None, clock=clock),

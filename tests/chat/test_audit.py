@@ -5,21 +5,11 @@ from __future__ import annotations
 from assistant_stream.chat.audit import OUTSIDE, SettingsAudit
 from assistant_stream.core.config_store import ConfigStore
 from assistant_stream.store.storage import Storage
-
-
-class Source:
-    def __init__(self) -> None:
-        self.values: dict[str, str | None] = {}
-
-    async def fetch(self, keys: object) -> dict[str, str | None]:
-        return {k: self.values.get(k) for k in keys}  # type: ignore[attr-defined]
-
-    async def store(self, key: str, value: str, *, sensitive: bool) -> None:
-        self.values[key] = value
+from tests.support.config import MemoryAppConfig
 
 
 async def test_changes_made_with_occ_are_logged_without_the_secret(storage: Storage) -> None:
-    source = Source()
+    source = MemoryAppConfig()
     source.values = {"streaming_model": "gpt-4o", "streaming_api_key": "sk-first-secret"}
     config = ConfigStore(source, ttl=0, environ={})
     config.observe(SettingsAudit(storage, b"k").observe)
