@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant_stream.chat.answer import AnswerView
+from assistant_stream.chat.budgets import BudgetGuard
 from assistant_stream.chat.manager import GenerationManager
 from assistant_stream.core.config_store import ConfigStore
 from assistant_stream.core.errors import ProviderNotFound
@@ -35,7 +36,7 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
 ], ids=["done", "failed", "taskprocessing"])
 async def test_a_generation_and_its_row_give_the_same_view(storage: Storage, engine: ListEngine) -> None:
     manager = GenerationManager(storage=storage, config=ConfigStore(None, environ={}), eventlog=MemoryEventLog(),
-                                engine_for=always(engine))
+                                engine_for=always(engine), budget=BudgetGuard(storage, None))
     sid = (await storage.create_session(A, None, None))["id"]
     mid = (await storage.add_message(A, sid, "human", "q"))["id"]
     gen = await manager.answer(A, sid, mid)
@@ -48,6 +49,8 @@ async def test_a_generation_and_its_row_give_the_same_view(storage: Storage, eng
     live_fields = {k: v for k, v in vars_of(live).items() if k not in ("error", "first_token")}
     stored_fields = {k: v for k, v in vars_of(stored).items() if k not in ("error", "first_token")}
     assert live_fields == stored_fields
+    # Without the provider's usage the row holds an estimate; the view (the done event) says what was reported.
+    assert stored.message is not None and stored.message["usage_estimated"] == (live.usage is None)
     await manager.shutdown()
 
 

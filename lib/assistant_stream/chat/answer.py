@@ -66,7 +66,10 @@ class AnswerView:
     @classmethod
     def of_row(cls, row: Record) -> AnswerView:
         """A stored answer (its event log gone, or never seen by this process)."""
-        counts = (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"])
+        # The event's usage is what the provider reported, live and replayed alike: an estimate (made where it
+        # reported none) is only on the message, marked usage_estimated.
+        counts = (None, None, None) if row.get("usage_estimated") else (
+            row["prompt_tokens"], row["completion_tokens"], row["total_tokens"])
         failed = row["status"] == "error"
         return cls(
             kind="answer", message_id=row["id"], reply_to=row["reply_to"], model=row["model"],
