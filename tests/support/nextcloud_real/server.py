@@ -225,7 +225,7 @@ class RealNextcloud:
                 if r.status_code != 200:
                     raise RuntimeError(f"could not create {name}: {r.status_code} {r.text[:300]}")
                 self.users[name] = user
-            for user in self.users.values():
+            for user in [u for u in self.users.values() if not u.app_password]:  # later calls: the new users
                 # What a desktop or mobile client does to turn a login into an app password. No cookies: the
                 # session of the previous user would make Nextcloud refuse this one's credentials.
                 c.cookies.clear()
@@ -234,6 +234,20 @@ class RealNextcloud:
                 if r.status_code != 200:
                     raise RuntimeError(f"no app password for {user.name}: {r.status_code} {r.text[:300]}")
                 user.app_password = r.json()["ocs"]["data"]["apppassword"]
+
+    async def add_group(self, group: str, members: tuple[str, ...]) -> None:
+        """Create a group and put ``members`` in it, as the admin does through the provisioning API."""
+        admin = self.users["admin"]
+        async with httpx.AsyncClient(base_url=self.url, trust_env=False, timeout=60, auth=(admin.name, admin.password),
+                                     headers={"OCS-APIRequest": "true", "Accept": "application/json"}) as c:
+            r = await c.post("/ocs/v2.php/cloud/groups", params={"format": "json"}, data={"groupid": group})
+            if r.status_code != 200:
+                raise RuntimeError(f"could not create group {group}: {r.status_code} {r.text[:300]}")
+            for name in members:
+                r = await c.post(f"/ocs/v2.php/cloud/users/{name}/groups", params={"format": "json"},
+                                 data={"groupid": group})
+                if r.status_code != 200:
+                    raise RuntimeError(f"could not add {name} to {group}: {r.status_code} {r.text[:300]}")
 
     async def serve_with_users(self, users: tuple[str, ...] = ("alice", "bob")) -> None:
         await self.serve()
