@@ -210,6 +210,9 @@ export const streamToken = (sessionId, messageId) => request('POST', '/chat/stre
 
 export const adminStatus = () => request('GET', '/admin/status')
 
+/** The ClientConfig as this user's (isAdmin: the page's initial state is the same for every user). */
+export const userConfig = () => request('GET', '/chat/config')
+
 export const adminTestConnection = () => request('POST', '/admin/test_connection', { timeout: 60000 })
 
 // --- attachments and "Ask my documents" -----------------------------------------------------------

@@ -2,7 +2,8 @@
  * The chat page's state, made once by ChatApp and handed to its components with provide/inject
  * (no props drilled through the layers): the error banner, the sessions, the open conversation.
  */
-import { inject, provide, ref, watch } from 'vue'
+import { inject, provide, reactive, ref, watch } from 'vue'
+import * as api from '../api.js'
 import { getConfig } from '../config.js'
 import { useAttachments } from './useAttachments.js'
 import { useConversation } from './useConversation.js'
@@ -17,7 +18,8 @@ const CHAT = Symbol('assistant_stream.chat')
  *   newConversation, removeSession }
  */
 export function useChat() {
-	const config = getConfig()
+	// Reactive: whether the user is an administrator is learnt after the page has loaded (init()).
+	const config = reactive(getConfig())
 	const banner = useErrorBanner()
 	const followedId = ref(null)
 	const sessions = useSessions(banner, { followedId })
@@ -38,6 +40,13 @@ export function useChat() {
 	async function init() {
 		if (!config.local) {
 			documents.load()
+			if (!config.isAdmin) {
+				// AppAPI serves one initial state to every user (isAdmin false): the admin tools (administration,
+				// delivery check, error details) show once the user's own config says so. Their routes check again.
+				api.userConfig().then((mine) => {
+					config.isAdmin = mine?.isAdmin === true
+				}, () => {})
+			}
 		}
 		await sessions.load()
 		if (sessions.sessions.value.length > 0 && conversation.activeId.value === null) {
