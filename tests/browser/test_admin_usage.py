@@ -8,34 +8,35 @@ import io
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import BrowserContext, Page
 
-from tests.support.appserver import AppFactory
-from tests.support.browser import open_chat, send, wait_answer
+from tests.support.browser import open_embedded_chat, send, wait_answer
 from tests.support.faults import route_by_prompt
 from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.proxy_doubles import ProxiedAppFactory, ProxyDoubles
 from tests.support.scripted_provider import ScriptedProvider, openai_stream
 
 pytestmark = pytest.mark.browser
 
 
-async def test_usage_plot_csv_and_budget(page: Page, app_factory: AppFactory, nextcloud: NextcloudDouble,
+async def test_usage_plot_csv_and_budget(context: BrowserContext, page: Page, proxied_app: ProxiedAppFactory,
+                                         proxies: ProxyDoubles, nextcloud: NextcloudDouble,
                                          scripted_provider: ScriptedProvider, artifacts: Path) -> None:
-    # The local page, with a Nextcloud (the double) to keep the app config the budgets are saved in.
-    local_app = await app_factory(LOCAL_MODE="1", nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret,
-                                  STREAMING_API_URL=scripted_provider.chat_url, STREAMING_MODEL="test-model",
-                                  config_ttl=0.0)
+    # The page Nextcloud (the double) embeds, as an administrator; the budgets are saved in its app config.
+    nextcloud.add_user("root", ["admin"])
+    app = await proxied_app(STREAMING_API_URL=scripted_provider.chat_url, STREAMING_MODEL="test-model",
+                            config_ttl=0.0)
     # Usage reported for everything (titles too) but the answer to the second question: that one is estimated.
     scripted_provider.always(openai_stream(["Hello", " there"]))
     route_by_prompt(scripted_provider, {"second question": openai_stream(["An answer", " without usage"],
                                                                           usage=False)})
-    await open_chat(page, local_app.url)
+    await open_embedded_chat(context, page, app, nextcloud, proxies, user="root")
     await send(page, "first question")
     await wait_answer(page)
     await send(page, "second question")
     await page.wait_for_function(
         "document.querySelectorAll('[data-test=message][data-role=assistant][data-status=done]').length >= 2")
-    api = local_app.anonymous()
+    api = app.client("root")
     report = (await api.get("/admin/usage", params={"by": "user", "days": 30})).json()
     [series] = report["series"]
     total = series["prompt_tokens"] + series["completion_tokens"]
