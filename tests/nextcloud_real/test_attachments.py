@@ -8,14 +8,9 @@ import httpx
 
 from tests.support import docgen
 from tests.support.nextcloud_real.client import PROXY, new_session, poll_answer
+from tests.support.nextcloud_real.files import put_file
 from tests.support.nextcloud_real.plugin import RealStack
 from tests.support.nextcloud_real.provider import marker, messages_of
-
-
-async def put_file(real_nc: RealStack, user: str, path: str, data: bytes) -> None:
-    """Upload over WebDAV as ``user`` with an app password (what the Files app and the desktop client do)."""
-    r = await real_nc.as_user(user).put(f"/remote.php/dav/files/{user}/{path.lstrip('/')}", content=data)
-    assert r.status_code in (201, 204), f"WebDAV PUT {path}: {r.status_code} {r.text[:200]}"
 
 
 async def attach(c: httpx.AsyncClient, session_id: int, path: str) -> httpx.Response:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from tests.support.scripted_provider import Exchange, RecordedRequest, ScriptedProvider, ScriptedResponse, openai_stream
 
 TITLE_PREFIX = "Write a short title"  # the app's title prompt starts so (generations.TITLE_PROMPT)
 DEFAULT_ANSWER = ["Hello", " from", " the", " scripted", " provider."]
+# An answer, or how to answer from the request itself (to echo what reached the model).
+Answer = ScriptedResponse | Callable[[RecordedRequest], ScriptedResponse]
 
 
 def marker() -> str:
@@ -37,9 +40,9 @@ class SharedProvider(ScriptedProvider):
 
     def __init__(self) -> None:
         super().__init__()
-        self._answers: dict[str, ScriptedResponse] = {}
+        self._answers: dict[str, Answer] = {}
 
-    def answer(self, mark: str, response: ScriptedResponse) -> None:
+    def answer(self, mark: str, response: Answer) -> None:
         self._answers[mark] = response
 
     def for_marker(self, mark: str) -> list[Exchange]:
@@ -53,5 +56,5 @@ class SharedProvider(ScriptedProvider):
         last_user = next((str(m.get("content", "")) for m in reversed(msgs) if m.get("role") == "user"), "")
         for mark, response in self._answers.items():
             if mark in last_user:
-                return response
+                return response(req) if callable(response) else response
         return openai_stream(DEFAULT_ANSWER)
