@@ -16,6 +16,7 @@ from assistant_stream.providers.errors import error_detail
 from assistant_stream.providers.transport import ProviderClient
 from tests.support.provider import collect, collect_until_error, stream
 from tests.support.scripted_provider import (
+    DROP,
     ScriptedProvider,
     ScriptedResponse,
     chat_chunk,
@@ -247,6 +248,22 @@ async def test_connection_refused(provider_client: ProviderClient) -> None:
     assert type(exc) is errors.ProviderConnectError
     assert "refused" in exc.message and f"127.0.0.1:{port}" in exc.message
     assert time.monotonic() - t0 < 2
+
+
+@pytest.mark.parametrize("before", [[sse(chat_chunk("", role="assistant")), sse(chat_chunk("The first half"))],
+                                    [sse(chat_chunk(None, reasoning_content="Let me think"))]])
+async def test_a_connection_closed_mid_answer_is_dropped_not_unreachable(
+    scripted_provider: ScriptedProvider, provider_client: ProviderClient, before: list[bytes]
+) -> None:
+    """Issue #13: the provider answered, then the connection broke (no terminating chunk): its own code, not
+    "could not be reached"; the diagnosis names where and how, for the administrator."""
+    scripted_provider.always(ScriptedResponse(body=[*before, DROP]))
+    got, exc = await collect_until_error(provider_client, scripted_provider.config(retries_before_first_token=2))
+    assert got and type(exc) is errors.ProviderDropped and exc.partial is True
+    assert (exc.code, exc.status, exc.kind) == ("provider_dropped", 502, "lost")
+    assert type(exc).default_message == "The connection to the AI provider broke off during the answer"
+    assert "lost during the answer" in exc.message and scripted_provider.base_url.split("://")[1] in exc.message
+    assert len(scripted_provider.requests) == 1  # something was shown: never retried
 
 
 async def test_dns_failure(provider_client: ProviderClient) -> None:

@@ -191,7 +191,7 @@ async def test_drop_mid_stream_after_text(
     scripted_provider.script(ScriptedResponse(body=[sse(chat_chunk("Hel")), sse(chat_chunk("lo")), DROP]))
     got, exc = await collect_until_error(provider_client, scripted_provider.config())
     assert text(got) == "Hello"
-    assert isinstance(exc, errors.ProviderConnectError) and exc.partial is True
+    assert type(exc) is errors.ProviderDropped and exc.partial is True and exc.code == "provider_dropped"
 
 
 async def test_malformed_json_chunk(

@@ -133,7 +133,7 @@ async def test_no_retry_after_text(
         provider_client, scripted_provider.config(retries_before_first_token=3)
     )
     assert got == [TextDelta("Hello")]
-    assert isinstance(exc, errors.ProviderConnectError)
+    assert type(exc) is errors.ProviderDropped
     assert exc.partial is True and "lost during the answer" in exc.message
     await asyncio.sleep(0.3)
     assert len(scripted_provider.requests) == 1

@@ -35,7 +35,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 SEED = os.environ.get("FUZZ_SEED")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # The clear errors a broken stream may end in (anything else, e.g. internal_error, fails the property).
-FAULT_CODES = {"drop": "provider_unreachable", "malformed": "provider_protocol", "error": "provider_error"}
+FAULT_CODES = {"drop": "provider_dropped", "malformed": "provider_protocol", "error": "provider_error"}
 
 
 def clean(text: str) -> str:

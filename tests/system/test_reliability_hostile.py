@@ -100,8 +100,10 @@ def compressed(body: bytes, encoding: str = "gzip", *, then: list[Any] | None = 
 
 
 @pytest.fixture
-async def bomb_app(app_factory: AppFactory, scripted_provider: ScriptedProvider) -> RunningApp:
-    return await app_factory(STREAMING_API_URL=scripted_provider.chat_url, STREAMING_API_KEY=API_KEY,
+async def bomb_app(app_factory: AppFactory, scripted_provider: ScriptedProvider, nextcloud: Any) -> RunningApp:
+    nextcloud.set_admin("alice")  # she is told the detail of a provider's failure, as an administrator
+    return await app_factory(nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret,
+                             STREAMING_API_URL=scripted_provider.chat_url, STREAMING_API_KEY=API_KEY,
                              STREAMING_MODEL="test-model", REQUEST_TIMEOUT="5")
 
 
@@ -137,7 +139,7 @@ async def test_gzip_bomb_from_the_provider_is_cut_off_without_freezing_the_app(
     # ...and cut off the one that came compressed anyway, with a clear error, keeping the text it had.
     last = events[-1][1]
     assert last.get("code") == "provider_limit", last
-    assert "compressed" in last["error"] and "MiB" in last["error"], last["error"]
+    assert "compressed" in last["detail"] and "MiB" in last["detail"], last
     assert text_of(events) == "Start " and last["message"]["status"] == "error"
     # Memory: the inflated blob was never held whole (it was 32 MiB plus a line object per byte).
     assert peak < 16 * MIB, f"{peak / MIB:.1f} MiB"
@@ -175,7 +177,7 @@ async def test_a_compression_the_app_cannot_bound_is_a_clear_error(
         sid, mid = await new_chat(c, f"{prompt} question")
         events = await read_stream(c, {"sessionId": sid, "messageId": mid})
         last = events[-1][1]
-        assert last.get("code") == "provider_protocol" and says in last["error"], (prompt, last)
+        assert last.get("code") == "provider_protocol" and says in last["detail"], (prompt, last)
 
 
 async def test_a_gzip_bomb_in_an_error_body_is_not_inflated(
@@ -194,7 +196,7 @@ async def test_a_gzip_bomb_in_an_error_body_is_not_inflated(
     finally:
         tracemalloc.stop()
     last = events[-1][1]
-    assert last.get("code") == "provider_unavailable" and "HTTP 500" in last["error"], last
+    assert last.get("code") == "provider_unavailable" and "HTTP 500" in last["detail"], last
     assert peak < 8 * MIB, f"{peak / MIB:.1f} MiB"
 
 
@@ -247,13 +249,14 @@ async def test_a_lone_surrogate_in_a_provider_error_is_clean(bomb_app: RunningAp
     c = bomb_app.client("alice")
     sid, mid = await new_chat(c, "failing question")
     events = await read_stream(c, {"sessionId": sid, "messageId": mid})
-    assert "over\ufffdloaded" in events[-1][1]["error"] and "\x00" not in events[-1][1]["error"], events[-1]
+    assert "over\ufffdloaded" in events[-1][1]["detail"] and "\x00" not in events[-1][1]["detail"], events[-1]
     answer = events[-1][1]["message"]["id"]
     for r in (await c.get("/chat/check_generation", params={"taskId": answer, "sessionId": sid}),
               await c.get("/chat/poll", params={"sessionId": sid, "messageId": mid, "timeout": 0}),
               await c.get("/chat/message", params={"sessionId": sid, "messageId": answer})):
         assert r.status_code in (200, 400), (r.status_code, r.text)
-        assert "over\ufffdloaded" in r.json()["error"] and "\x00" not in r.json()["error"], r.json()
+        told = r.json().get("detail") or r.json()["error_detail"]
+        assert "over\ufffdloaded" in told and "\x00" not in told, r.json()
 
 
 async def test_nul_from_taskprocessing_is_clean_while_live_and_stored(app_factory: AppFactory,

@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
+from assistant_stream.core.errors import from_code
 from tests.support.appserver import API_KEY, AppFactory, RunningApp
 from tests.support.chat import new_chat, read_stream, text_of
 from tests.support.faults import LeakProbe, healthy, prompt_of, route_by_prompt
+from tests.support.nextcloud_double import NextcloudDouble
 from tests.support.scripted_provider import (
     DROP,
     HANG,
@@ -42,7 +44,7 @@ class Fault:
 
     response: ScriptedResponse | None  # None: the fault is in reaching the provider (DNS, refused)
     code: str
-    says: tuple[str, ...]  # substrings of the error message
+    says: tuple[str, ...]  # substrings of the error's detail (what an administrator is told)
     partial: str = ""  # text streamed before the fault, which must be kept
     upstream_closed: bool = False  # the app must hang up on the provider itself
     attempts: int = 1  # provider requests for the faulty answer (bounded retry before any text)
@@ -73,7 +75,7 @@ def _status_faults() -> dict[str, Fault]:
 FAULTS: dict[str, Fault] = {
     "drop-mid-stream": Fault(
         ScriptedResponse(body=[ROLE, sse(chat_chunk("Partial ")), sse(chat_chunk("answer")), DROP], delay=0.02),
-        "provider_unreachable", ("lost during the answer",), partial="Partial answer"),
+        "provider_dropped", ("lost during the answer",), partial="Partial answer"),
     "hang-before-first-byte": Fault(
         ScriptedResponse(before=HANG), "provider_timeout", ("did not answer within 1 s",), upstream_closed=True),
     "hang-after-headers": Fault(
@@ -144,11 +146,14 @@ async def _first_chunk(client: httpx.AsyncClient, params: dict[str, Any], starte
 
 @pytest.mark.parametrize("name", list(FAULTS))
 async def test_provider_fault_through_the_whole_app(name: str, app_factory: AppFactory,
-                                                    scripted_provider: ScriptedProvider, resolver: Resolver) -> None:
+                                                    scripted_provider: ScriptedProvider, resolver: Resolver,
+                                                    nextcloud: NextcloudDouble) -> None:
     fault = FAULTS[name]
     url = f"http://{FAULT_HOST}:{scripted_provider.port}/v1/chat/completions" if name == "dns-failure" \
         else scripted_provider.chat_url
+    nextcloud.set_admin("alice")  # the faulty answer is hers: she is told its detail, as an administrator
     app: RunningApp = await app_factory(
+        nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret,
         STREAMING_API_URL=url, STREAMING_API_KEY=API_KEY, STREAMING_MODEL="test-model",
         REQUEST_TIMEOUT="1", CONNECT_TIMEOUT="1", MAX_ANSWER_CHARS="3000")
     # "concurrent" answers are slow enough to still be streaming when the fault hits; "healthy" ones fast.
@@ -158,7 +163,8 @@ async def test_provider_fault_through_the_whole_app(name: str, app_factory: AppF
     route_by_prompt(scripted_provider, routes)
     alice, bob = app.client("alice"), app.client("bob")
 
-    # Warm up (first connection, lazily created state), then take the baseline.
+    # Warm up (first connection, lazily created state, Nextcloud's word on alice), then take the baseline.
+    assert (await alice.get("/chat/config")).json()["isAdmin"] is True
     sid, mid = await new_chat(alice, "healthy warm-up")
     assert text_of(await read_stream(alice, {"sessionId": sid, "messageId": mid})) == HEALTHY_TEXT
     probe = LeakProbe(app, url, [scripted_provider.port]).snapshot()
@@ -183,21 +189,25 @@ async def test_provider_fault_through_the_whole_app(name: str, app_factory: AppF
     fsid, fmid = await new_chat(alice, "faulty question")
     events = await read_stream(alice, {"sessionId": fsid, "messageId": fmid})
 
-    # The faulty answer: a clear error event naming the cause, its text kept, stored as `error`.
+    # The faulty answer: a clear error event (the words of its code for everyone, the cause named in the
+    # administrator's detail), its text kept, stored as `error`.
     last = events[-1][1]
     assert "error" in last, (name, events[-3:])
     assert last["code"] == fault.code, (name, last)
+    assert last["error"] == type(from_code(fault.code, None)).default_message, (name, last)
+    detail = last["detail"]
     for part in fault.says:
-        assert part in last["error"], (name, last["error"])
+        assert part in detail, (name, detail)
     for part in fault.not_says:
-        assert part not in last["error"], (name, last["error"])
+        assert part not in detail, (name, detail)
     assert API_KEY not in json.dumps(events)
     assert text_of(events) == fault.partial
     assert last["message"]["status"] == "error" and last["message"]["content"] == fault.partial
     stored = (await alice.get("/chat/message", params={"sessionId": fsid, "messageId": last["message"]["id"]})).json()
     assert (stored["status"], stored["content"], stored["error"]) == ("error", fault.partial, last["error"])
+    assert stored["error_detail"] == detail
     check = await alice.get("/chat/check_generation", params={"taskId": stored["id"], "sessionId": fsid})
-    assert check.status_code == 400 and check.json()["error"] == last["error"]
+    assert check.status_code == 400 and (check.json()["error"], check.json()["detail"]) == (last["error"], detail)
     faulty_requests = [r for r in scripted_provider.requests[requests_before:] if "faulty" in prompt_of(r)]
     assert len(faulty_requests) == (fault.attempts if fault.response is not None else 0), name
     if fault.upstream_closed:

@@ -59,12 +59,15 @@ async def test_failed_task_is_a_clear_error(app_factory, nextcloud: NextcloudDou
     nextcloud.taskprocessing.script(output=None, error="The model crashed", delay=0.1)
     nextcloud.taskprocessing.expose_error_message = True
     app = await fallback_app(app_factory, nextcloud)
-    c = app.client("alice")
-    sid, _ = await new_chat(c)
-    info = (await c.get("/chat/generate", params={"sessionId": sid})).json()
-    r = await wait_done(c, sid, info["taskId"])
-    assert r.status_code == 400
-    assert "The model crashed" in r.json()["error"] and r.json()["message"]["status"] == "error"
+    nextcloud.set_admin("alice")
+    for user, admin in (("alice", True), ("bob", False)):
+        c = app.client(user)
+        sid, _ = await new_chat(c)
+        info = (await c.get("/chat/generate", params={"sessionId": sid})).json()
+        r = await wait_done(c, sid, info["taskId"])
+        assert r.status_code == 400 and r.json()["message"]["status"] == "error"
+        # Nextcloud's own words are the administrator's detail; everyone is told the AI provider failed.
+        assert r.json()["error"] == "The AI provider failed" and ("The model crashed" in r.text) is admin
 
 
 async def test_no_provider_anywhere_is_a_400_naming_both_options(app_factory, nextcloud: NextcloudDouble) -> None:

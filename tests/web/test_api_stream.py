@@ -7,6 +7,7 @@ import time
 
 from tests.support.appserver import RunningApp
 from tests.support.chat import new_chat, read_stream, text_of, wait_done
+from tests.support.nextcloud_double import NextcloudDouble
 from tests.support.scripted_provider import DROP, ScriptedProvider, chat_chunk, openai_stream, sse
 from tests.support.sse import sse_events
 
@@ -188,18 +189,21 @@ async def test_stream_tokens(app_factory, scripted_provider: ScriptedProvider) -
     assert (await anon.get("/chat/messages", params={"sessionId": sid, "token": token})).status_code == 401
 
 
-async def test_keepalives_forever_hit_the_answer_deadline(app_factory, scripted_provider: ScriptedProvider) -> None:
+async def test_keepalives_forever_hit_the_answer_deadline(app_factory, scripted_provider: ScriptedProvider,
+                                                          nextcloud: NextcloudDouble) -> None:
     from tests.support.scripted_provider import ScriptedResponse, Sleep
 
     # Comments reset the provider's idle timeout; only the whole-answer deadline ends this.
     body = [sse(chat_chunk("", role="assistant")), sse(chat_chunk("so far"))]
     body += [piece for _ in range(100) for piece in (b": keep-alive\n\n", Sleep(0.05))]
     scripted_provider.always(ScriptedResponse(body=body))
-    app = await app_factory(STREAMING_API_URL=scripted_provider.chat_url, ANSWER_TIMEOUT="1")
+    nextcloud.set_admin("alice")  # told the detail
+    app = await app_factory(nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret,
+                            STREAMING_API_URL=scripted_provider.chat_url, ANSWER_TIMEOUT="1")
     c = app.client("alice")
     sid, mid = await new_chat(c)
     events = await read_stream(c, {"sessionId": sid, "messageId": mid})
     last = events[-1][1]
-    assert last["code"] == "provider_timeout" and "1 s" in last["error"]
+    assert last["code"] == "provider_timeout" and "1 s" in last["detail"]
     assert last["message"]["status"] == "error" and last["message"]["content"] == "so far"
     assert await scripted_provider.wait_closed_by_client()

@@ -3,11 +3,13 @@ byte what the live stream sent, engine and error code included."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
 from assistant_stream.chat.answer import AnswerView
-from assistant_stream.core.errors import ProviderRateLimited
+from assistant_stream.core.errors import ProviderDropped, ProviderRateLimited
 from assistant_stream.core.events import Usage
 from assistant_stream.web import wire
 from tests.support.appserver import API_KEY, AppFactory, RunningApp
@@ -15,6 +17,15 @@ from tests.support.chat import new_chat
 from tests.support.nextcloud_double import NextcloudDouble
 from tests.support.scripted_provider import DROP, ScriptedProvider, ScriptedResponse, chat_chunk, sse
 from tests.support.sse import parse_events
+
+DROPPED = "The connection to the AI provider broke off during the answer"
+# What only administrators may be told: an address of the provider, an exception's name, the diagnosis.
+INTERNAL = re.compile(rb"127\.0\.0\.1|://|\b[A-Z][A-Za-z]*(Error|Exception)\b|lost during the answer")
+
+
+def leaks(body: bytes | str, provider: ScriptedProvider) -> bool:
+    raw = body.encode() if isinstance(body, str) else body
+    return bool(INTERNAL.search(raw)) or provider.base_url.split("://")[1].encode() in raw
 
 
 async def stream_bytes(client: httpx.AsyncClient, sid: int, mid: int, last_event_id: int | None = None) -> bytes:
@@ -69,9 +80,13 @@ async def test_a_failed_answer_replays_byte_identical_with_its_code(stream_app: 
     live, replayed = await live_then_replayed(stream_app, stream_app.client("alice"), "Will it fail?")
     assert replayed == live
     last = parse_events(live)[-1][1]
-    # The provider's own code, not a generic one: the row remembers it (migration 0002).
-    assert last["code"] == "provider_unreachable" and last["message"]["error_code"] == "provider_unreachable"
+    # The provider's own code, not a generic one: the row remembers it (migration 0002). A connection cut
+    # mid-answer is no failure to reach the provider (issue #13).
+    assert last["code"] == "provider_dropped" and last["message"]["error_code"] == "provider_dropped"
     assert last["message"]["status"] == "error" and last["message"]["content"] == "Partial answer"
+    # Alice is no administrator: neither the event nor the stored message names the provider or the exception.
+    assert last["error"] == last["message"]["error"] == DROPPED and "detail" not in last
+    assert "error_detail" not in last["message"] and not leaks(live, scripted_provider)
 
 
 async def test_a_taskprocessing_answer_replays_byte_identical(app_factory: AppFactory,
@@ -125,7 +140,8 @@ def test_an_error_carries_retry_after_where_the_provider_gave_one() -> None:
     failed = view(status="error", error=ProviderRateLimited("slow down", retry_after=2.5), message={"id": 7})
     kind, payload = wire.final(failed)
     assert kind == "error"
-    assert payload == {"error": "slow down", "code": "provider_rate_limited", "retryAfter": 3, "message": {"id": 7}}
+    assert payload == {"error": "The AI provider is rate limiting requests", "code": "provider_rate_limited",
+                       "retryAfter": 3, "message": {"id": 7}}
     body = wire.poll_body(failed, 0, 0)
     assert body["code"] == "provider_rate_limited" and body["retryAfter"] == 3 and body["done"] is True
 
@@ -143,3 +159,78 @@ def test_check_generation_statuses() -> None:
     assert wire.check_generation(view(status="done", message={"id": 7})) == (200, {"id": 7})
     failed = wire.check_generation(view(status="error", message={"id": 7}))
     assert failed == (400, {"error": "The answer failed", "code": "generation_failed", "message": {"id": 7}})
+
+
+# --- rendered per reader: the administrator's detail for administrators only ---------------------------
+
+DETAIL = "The connection to the AI provider at http://10.0.0.5:8000/v1 was lost during the answer (ReadError)"
+
+
+def failed_view() -> AnswerView:
+    row = {"id": 7, "status": "error", "error": DETAIL, "error_code": "provider_dropped", "content": "So far"}
+    return view(status="error", text="So far", error=ProviderDropped(DETAIL, partial=True), message=row)
+
+
+@pytest.mark.parametrize("admin", [False, True])
+def test_every_way_an_error_leaves_tells_the_detail_to_administrators_only(admin: bool) -> None:
+    failed = failed_view()
+    rendered = {
+        "final": wire.final(failed, admin)[1],
+        "encoded": parse_events(wire.encode_events([(1, "chunk", "So far"), (2, "error", failed)], admin))[-1][1],
+        "replay": parse_events(wire.replay(failed, 0, admin))[-1][1],
+        "resume": parse_events(wire.replay(failed, 5, admin))[-1][1],
+        "poll": wire.poll_body(failed, 0, 0, admin),
+        "check": wire.check_generation(failed, admin)[1],
+    }
+    for where, body in rendered.items():
+        assert (body["error"], body["code"]) == (DROPPED, "provider_dropped"), where
+        assert body["message"]["error"] == DROPPED and body["message"]["error_code"] == "provider_dropped", where
+        assert body.get("detail") == (DETAIL if admin else None), where
+        assert body["message"].get("error_detail") == (DETAIL if admin else None), where
+        assert ("10.0.0.5" in str(body)) is admin and ("ReadError" in str(body)) is admin, where
+    assert wire.records([failed.message, {"id": 8, "error": None}], admin)[0] == rendered["final"]["message"]
+    frame = wire.error_frame(ProviderDropped(DETAIL), admin)
+    assert ("10.0.0.5" in frame) is admin and ("ReadError" in frame) is admin
+    assert failed.message["error"] == DETAIL  # the stored row itself is never changed
+
+
+def test_the_role_is_asked_only_where_an_error_is_told() -> None:
+    done = view(status="done", text="ok", message={"id": 7, "error": None})
+    assert wire.batch_ends_in_error([(1, "chunk", "x"), (2, "error", failed_view())])
+    assert not wire.batch_ends_in_error([(1, "chunk", "x")]) and not wire.batch_ends_in_error([(2, "done", done)])
+    assert not wire.tells_error([None, {"id": 1, "error": None}]) and wire.tells_error([failed_view().message])
+    # A client error's words are for everyone: the row goes out as stored.
+    row = {"id": 7, "error": "The model cannot see images", "error_code": "vision_unsupported"}
+    assert wire.record(row, False) is row and wire.record(row, True) is row
+
+
+async def test_over_http_only_an_administrator_is_told_where_and_how_the_provider_failed(
+        app_factory: AppFactory, nextcloud: NextcloudDouble, scripted_provider: ScriptedProvider) -> None:
+    """Issue #13: the server itself keeps the provider's URL and the exception from a non-admin, in the SSE
+    error event, the poll body, the stored message and its history; a Nextcloud admin gets them as detail."""
+    nextcloud.add_user("root", ["admin"])
+    nextcloud.add_user("alice")
+    scripted_provider.always(ScriptedResponse(body=[sse(chat_chunk("", role="assistant")),
+                                                    sse(chat_chunk("Partial answer")), DROP]))
+    app = await app_factory(nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret,
+                            STREAMING_API_URL=scripted_provider.chat_url, STREAMING_API_KEY=API_KEY,
+                            STREAMING_MODEL="test-model")
+    for user, admin in (("alice", False), ("root", True)):
+        client = app.client(user)
+        sid, mid = await new_chat(client, "Will it fail?")
+        live = await stream_bytes(client, sid, mid)
+        answer = parse_events(live)[-1][1]["message"]["id"]
+        poll = await client.get("/chat/poll", params={"sessionId": sid, "messageId": mid, "timeout": 0})
+        history = await client.get("/chat/messages", params={"sessionId": sid})
+        one = await client.get("/chat/message", params={"sessionId": sid, "messageId": answer})
+        check = await client.get("/chat/check_generation", params={"sessionId": sid, "taskId": answer})
+        assert (poll.status_code, history.status_code, one.status_code, check.status_code) == (200, 200, 200, 400)
+        told = [parse_events(live)[-1][1], poll.json(), history.json()[-1], one.json(), check.json()]
+        assert [t.get("code") or t["error_code"] for t in told] == ["provider_dropped"] * 5
+        assert all(t["error"] == DROPPED for t in told), told
+        for body in (live, poll.content, history.content, one.content, check.content):
+            assert leaks(body, scripted_provider) is admin, (user, body)
+        if admin:
+            detail = poll.json()["detail"]
+            assert "lost during the answer" in detail and scripted_provider.base_url.split("://")[1] in detail
+            assert parse_events(live)[-1][1]["detail"] == detail == history.json()[-1]["error_detail"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..core.env import AppEnv
+from ..core.error_render import public_message
 from ..core.errors import AppError, NotConfigured
 from ..core.events import ChatMessage, ProviderEvent
 from ..core.settings import Settings
@@ -15,6 +17,8 @@ from ..providers.config import provider_config
 from ..providers.engine import ProviderEngine
 from ..providers.taskprocessing import ContextChatEngine, TaskProcessingEngine
 from ..providers.transport import ProviderClient
+
+log = logging.getLogger(__name__)
 
 
 class Engine(Protocol):
@@ -72,7 +76,9 @@ class DocumentsCheck:
         try:
             available = await self._engine.available(user_id)
         except AppError as exc:
-            return DocumentsState(False, f"Nextcloud could not be asked for its task types: {exc.message}")
+            # The reason reaches every user (their "Ask my documents" switch): the detail goes to the log.
+            log.warning("Nextcloud could not be asked for its task types: %s", exc.message)
+            return DocumentsState(False, f"Nextcloud could not be asked for its task types: {public_message(exc)}")
         if not available:
             return DocumentsState(False, f"Nextcloud does not list the {CONTEXT_CHAT_TASK_TYPE} task type: install "
                                          "and enable the context_chat app and its backend ExApp "

@@ -8,7 +8,10 @@ from typing import Any, ClassVar
 class AppError(Exception):
     """Base of every error the app reports to a client.
 
-    ``message`` is shown to users and admins: it must name the cause and must never contain a secret.
+    ``message`` names the cause and never holds a secret. A client error's (4xx) message describes the request
+    and is sent to everyone; an upstream or server failure's (5xx) message is the administrator's diagnosis (the
+    provider's URL and words, an exception's name) and only administrators get it: everyone else is told the
+    ``default_message`` of its class (core/error_render.py).
     Status and code come from ``ERRORS`` (looked up along the class's MRO), never from the instance.
     """
 
@@ -177,6 +180,15 @@ class ProviderConnectError(ProviderError):
         self.kind = kind
 
 
+class ProviderDropped(ProviderConnectError):
+    """The connection broke off after the provider had begun to answer: not a failure to connect."""
+
+    default_message = "The connection to the AI provider broke off during the answer"
+
+    def __init__(self, message: str | None = None, **kw: Any) -> None:
+        super().__init__(message, kind="lost", **kw)
+
+
 class ProviderTimeout(ProviderError):
     default_message = "The AI provider did not answer in time"
 
@@ -247,6 +259,7 @@ ERRORS: dict[type[AppError], tuple[int, str]] = {
     ProviderRateLimited: (502, "provider_rate_limited"),
     ProviderUnavailable: (502, "provider_unavailable"),
     ProviderConnectError: (502, "provider_unreachable"),
+    ProviderDropped: (502, "provider_dropped"),
     ProviderTimeout: (504, "provider_timeout"),
     ProviderProtocolError: (502, "provider_protocol"),
     ProviderLimitExceeded: (502, "provider_limit"),

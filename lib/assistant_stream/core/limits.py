@@ -55,6 +55,9 @@ TOKEN_TTL = 600  # seconds: long enough for a long answer and a reconnect, short
 
 # --- Nextcloud -------------------------------------------------------------------------------------------
 ADMIN_CACHE_TTL = 60.0  # seconds an "is admin" answer is reused
+# Seconds an error waits to learn whether its reader is an administrator (who is told its detail); not knowing in
+# time means no: a hanging Nextcloud must not hold every error response for its whole timeout.
+ADMIN_CHECK_TIMEOUT = 3.0
 TASKTYPES_CACHE_TTL = 60.0  # seconds a "TaskProcessing can chat" answer is reused
 # One nc_py_api client (two HTTP sessions) per user we act as; bounded so a big instance does not
 # hoard sockets. An evicted client is closed only later: a request of its user may still be using it.

@@ -78,7 +78,9 @@ async def _check_streaming(client: ProviderClient, config: ProviderConfig, check
         checks["model_exists"] = True if listed else None
     except errors.ProviderError as exc:
         checks["streams"] = False
-        checks["reachable"] = not isinstance(exc, errors.ProviderConnectError)
+        # A connection that broke off mid-answer had been made.
+        unreachable = isinstance(exc, errors.ProviderConnectError) and not isinstance(exc, errors.ProviderDropped)
+        checks["reachable"] = not unreachable
         if isinstance(exc, errors.ProviderAuthError):
             checks["key_accepted"] = False
         if isinstance(exc, errors.ProviderNotFound) and checks["model_exists"] is not True:

@@ -122,11 +122,11 @@ def connect_error(exc: Exception, where: str) -> errors.ProviderConnectError:
     return errors.ProviderConnectError(msg, kind=kind)
 
 
-def connection_lost(exc: Exception, where: str) -> errors.ProviderConnectError:
-    # A dropped connection (incomplete chunked body) is not a normal end of the answer.
-    return errors.ProviderConnectError(
-        f"The connection to the AI provider at {where} was lost during the answer ({type(exc).__name__})",
-        kind="lost")
+def connection_lost(exc: Exception, where: str) -> errors.ProviderDropped:
+    """The provider had begun to answer and the connection broke (an incomplete chunked body, a reset): not a
+    normal end of the answer, and no failure to connect either."""
+    return errors.ProviderDropped(
+        f"The connection to the AI provider at {where} was lost during the answer ({type(exc).__name__})")
 
 
 def retryable(exc: errors.ProviderError) -> bool:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.responses import JSONResponse
 
 from ..core.caller import CallerKind
-from ..core.error_render import render_sse
+from ..core.error_render import admin_detail, render_sse
 from ..core.limits import MAX_ATTACHMENTS, MAX_CONTENT, MAX_ID, MAX_PAGE, MAX_ROLE, MAX_SEARCH, MAX_TIMESTAMP, MAX_TITLE
 from . import schemas as sc
 from . import wire
@@ -92,12 +92,14 @@ async def delete_message(call: Call) -> Any:
        ok={"type": "array", "items": sc.MESSAGE_SCHEMA})
 async def messages(call: Call) -> Any:
     p = call.params
-    return await call.chat.messages(call.user, p["sessionId"], p["limit"], p["cursor"])
+    rows = await call.chat.messages(call.user, p["sessionId"], p["limit"], p["cursor"])
+    return wire.records(rows, await call.admin_if(wire.tells_error(rows)))
 
 
 @route(router, "GET", "/chat/message", [session_id(), message_id()], ok=sc.MESSAGE_SCHEMA)
 async def message(call: Call) -> Any:
-    return await call.chat.message(call.user, call.params["sessionId"], call.params["messageId"])
+    row = await call.chat.message(call.user, call.params["sessionId"], call.params["messageId"])
+    return wire.record(row, await call.admin_if(wire.tells_error([row])))
 
 
 # --- generations -----------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ async def regenerate(call: Call) -> Any:
        ok=sc.MESSAGE_SCHEMA, schemas={417: sc.RUNNING_SCHEMA, 400: sc.FAILED_SCHEMA})
 async def check_generation(call: Call) -> Any:
     view = await call.chat.check_answer(call.user, call.params["sessionId"], call.params["taskId"])
-    status, body = wire.check_generation(view)
+    status, body = wire.check_generation(view, await call.admin_if(wire.ends_in_error(view)))
     return body if status == 200 else JSONResponse(body, status_code=status)
 
 
@@ -141,14 +143,16 @@ async def check_title_generation(call: Call) -> Any:
     if gen is not None and not gen.done:
         return JSONResponse({"task_status": 2, "task_output": gen.text}, status_code=417)
     if gen is not None and gen.error is not None:
-        return JSONResponse(render_sse(gen.error), status_code=400)
+        admin = await call.admin_if(admin_detail(gen.error) is not None)
+        return JSONResponse(render_sse(gen.error, admin=admin), status_code=400)
     return {"sessionTitle": state.title}
 
 
 @route(router, "POST", "/chat/stop", [session_id(), message_id()],
        ok={"type": "object", "required": ["message"], "properties": {"message": sc.MESSAGE_SCHEMA}})
 async def stop(call: Call) -> Any:
-    return {"message": await call.chat.stop(call.user, call.params["sessionId"], call.params["messageId"])}
+    row = await call.chat.stop(call.user, call.params["sessionId"], call.params["messageId"])
+    return {"message": wire.record(row, await call.admin_if(wire.tells_error([row])))}
 
 
 @route(router, "GET", "/chat/config", ok={

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from starlette.responses import Response, StreamingResponse
 
-from ..chat.service import ChatService
+from ..core.error_render import admin_detail
 from ..core.errors import AppError, MissingParameter, NoPublicUrl
 from ..core.limits import MAX_POLL_TIMEOUT, MAX_TOKEN
 from . import schemas as sc
@@ -50,13 +50,19 @@ def _last_event_id(call: Call) -> int:
                                           else 0)
 
 
-async def _sse(chat: ChatService, key: str, after: int) -> AsyncIterator[str]:
+async def _sse(call: Call, key: str, after: int) -> AsyncIterator[str]:
     try:
-        async for batch in chat.follow(key, after):
-            yield wire.encode_events(batch) if batch else wire.KEEPALIVE
+        async for batch in call.chat.follow(key, after):
+            if not batch:
+                yield wire.KEEPALIVE
+                continue
+            # The reader's role matters only for the error that ends a failed answer (its detail is for
+            # administrators); `and` short-circuits: no coroutine per batch on the relay's hot path.
+            admin = wire.batch_ends_in_error(batch) and await call.is_admin()
+            yield wire.encode_events(batch, admin)
     except AppError as exc:
         # The shared event log failed (Redis down) while following another process's answer: say so, and end.
-        yield wire.error_frame(exc)
+        yield wire.error_frame(exc, await call.admin_if(admin_detail(exc) is not None))
 
 
 @route(router, "GET", "/chat/stream", STREAM_PARAMS, access="stream", extra_status=(429, 502),
@@ -68,8 +74,9 @@ async def stream(call: Call) -> Response:
     after = _last_event_id(call)
     delivery = await call.chat.stream(call.user, p["sessionId"], message_id=p["messageId"], title=p["title"])
     if not delivery.live and not await call.chat.has_events(delivery.key):
-        return Response(wire.replay(delivery.view, after), media_type="text/event-stream", headers=SSE_HEADERS)
-    return EventStreamResponse(_sse(call.chat, delivery.key, after))
+        replayed = wire.replay(delivery.view, after, await call.admin_if(wire.ends_in_error(delivery.view)))
+        return Response(replayed, media_type="text/event-stream", headers=SSE_HEADERS)
+    return EventStreamResponse(_sse(call, delivery.key, after))
 
 
 @route(router, "GET", "/chat/poll", POLL_PARAMS, access="stream", extra_status=(429, 502), ok=sc.POLL_SCHEMA)
@@ -77,7 +84,7 @@ async def poll(call: Call) -> Any:
     p = call.params
     view = await call.chat.poll(call.user, p["sessionId"], message_id=p["messageId"], task_id=p["taskId"],
                                 title=p["title"], cursor=p["cursor"], rcursor=p["rcursor"], timeout=p["timeout"])
-    return wire.poll_body(view, p["cursor"], p["rcursor"])
+    return wire.poll_body(view, p["cursor"], p["rcursor"], await call.admin_if(wire.ends_in_error(view)))
 
 
 @route(router, "POST", "/chat/stream_token", TOKEN_PARAMS, cache="no-store", ok={

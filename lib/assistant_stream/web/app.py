@@ -16,12 +16,13 @@ from starlette.staticfiles import StaticFiles
 
 from .. import __version__
 from ..core.env import AppEnv
-from ..core.error_render import render_http
+from ..core.error_render import admin_detail, render_http
 from ..core.errors import AppError, InvalidInput, InvalidParameter, MethodNotAllowed, RouteNotFound
 from ..core.limits import EVENTLOG_RETENTION
 from ..nextcloud.server import NextcloudServer
 from . import api_admin, api_chat, api_files, api_stream, api_usage, lifecycle, local
 from .auth import AppAPIAuthMiddleware
+from .endpoint import request_is_admin
 from .middleware import CacheControlMiddleware
 from .services import build_services, close_services
 
@@ -69,15 +70,16 @@ def create_app(env: AppEnv | None = None, *, environ: Mapping[str, str] | None =
     return app
 
 
-def _json_error(exc: AppError) -> JSONResponse:
-    error = render_http(exc)
+def _json_error(exc: AppError, admin: bool = False) -> JSONResponse:
+    error = render_http(exc, admin=admin)
     return JSONResponse(error.body, status_code=error.status, headers=error.headers)
 
 
 def _exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return _json_error(exc)
+    async def app_error(request: Request, exc: AppError) -> JSONResponse:
+        # The detail (a provider's URL and words, an exception's name) only for an administrator.
+        return _json_error(exc, admin_detail(exc) is not None and await request_is_admin(request))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,6 +3,7 @@ JSON."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,8 +15,9 @@ from starlette.responses import JSONResponse, Response
 
 from ..chat.admin import AdminService
 from ..chat.service import ChatService
-from ..core.caller import Caller, CallerKind, caller_of
+from ..core.caller import SCOPE_KEY, Caller, CallerKind, caller_of
 from ..core.errors import InvalidToken, NotAuthenticated, NotFound
+from ..core.limits import ADMIN_CHECK_TIMEOUT
 from .params import P, read
 from .schemas import openapi
 from .services import Services
@@ -45,6 +47,36 @@ class Call:
     @property
     def admin(self) -> AdminService:
         return self.services.admin
+
+    async def is_admin(self) -> bool:
+        """Whether this caller is told the administrator's detail of errors (web/wire.py renders it)."""
+        return await viewer_is_admin(self.caller, self.user, self.services)
+
+    async def admin_if(self, needed: bool) -> bool:
+        """``is_admin()`` when what is sent holds an administrator's detail, else False without asking."""
+        return needed and await self.is_admin()
+
+
+async def viewer_is_admin(caller: Caller, user: str, services: Services) -> bool:
+    """A Nextcloud administrator, as for the admin routes (never the local user); not known in time means no: a
+    hanging Nextcloud must not hold every error response for its whole timeout."""
+    if caller.kind == CallerKind.LOCAL or not user:
+        return False
+    try:
+        async with asyncio.timeout(ADMIN_CHECK_TIMEOUT):
+            return await services.chat.is_admin(user)
+    except TimeoutError:
+        return False
+
+
+async def request_is_admin(request: Request) -> bool:
+    """``viewer_is_admin`` for an error raised anywhere in a request (the exception handlers), from the AppAPI
+    headers only (a stream token's user is known only to its route)."""
+    caller = request.scope.get(SCOPE_KEY)
+    services = getattr(request.app.state, "services", None)
+    if not isinstance(caller, Caller) or caller.kind != CallerKind.APPAPI or services is None:
+        return False
+    return await viewer_is_admin(caller, caller.user or "", services)
 
 
 Handler = Callable[[Call], Awaitable[Any]]

@@ -7,7 +7,9 @@ from typing import Any
 
 from .params import P
 
-ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
+_DETAIL = {"type": "string", "description": "what failed where: for Nextcloud administrators only"}
+ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}, "code": {"type": "string"},
+                                                 "detail": _DETAIL},
                 "required": ["error"]}
 
 
@@ -36,7 +38,8 @@ MESSAGE_SCHEMA: dict[str, Any] = {
         "completion_tokens": _nullable("integer"), "total_tokens": _nullable("integer"),
         "tokens_per_second": _nullable("number"), "sources": {"type": "string"},
         "attachments": {"type": "string"}, "engine": {"enum": ["stream", "taskprocessing", "context_chat", None]},
-        "error_code": _nullable("string"), "thinking_ms": _nullable("integer"), "retry_after": _nullable("integer")}}
+        "error_code": _nullable("string"), "thinking_ms": _nullable("integer"), "retry_after": _nullable("integer"),
+        "error_detail": {"type": "string", "description": "a failed answer's diagnosis: for administrators only"}}}
 ATTACHMENT_SCHEMA: dict[str, Any] = {  # an attached file (a "chip"; its text is never sent back)
     "type": "object", "required": ["id", "name", "kind", "mime", "size", "source", "chars", "truncated"],
     "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "kind": {"enum": ["text", "image"]},
@@ -54,7 +57,8 @@ RUNNING_SCHEMA: dict[str, Any] = {  # 417 of check_generation / check_title_gene
                    "message": MESSAGE_SCHEMA}}
 FAILED_SCHEMA: dict[str, Any] = {  # 400 of check_generation: the error plus the stored message
     "type": "object", "required": ["error"],
-    "properties": {"error": {"type": "string"}, "code": {"type": "string"}, "message": MESSAGE_SCHEMA}}
+    "properties": {"error": {"type": "string"}, "code": {"type": "string"}, "detail": _DETAIL,
+                   "message": MESSAGE_SCHEMA}}
 POLL_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["status", "done", "text", "cursor", "reasoning", "rcursor", "messageId"],
     "properties": {"status": {"enum": ["generating", "done", "error", "cancelled", "interrupted"]},
@@ -62,7 +66,8 @@ POLL_SCHEMA: dict[str, Any] = {
                    "reasoning": {"type": "string"}, "rcursor": {"type": "integer"},
                    "messageId": _nullable("integer"), "replyTo": _nullable("integer"),
                    "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}, "error": {"type": "string"},
-                   "code": {"type": "string"}, "retryAfter": {"type": "integer"}, "title": {"type": "string"}}}
+                   "code": {"type": "string"}, "retryAfter": {"type": "integer"}, "detail": _DETAIL,
+                   "title": {"type": "string"}}}
 # One Server-Sent Event of /chat/stream (the schema of a text/event-stream body describes each event);
 # `data` is JSON: started, a chunk or reasoning delta, or the final done / error.
 SSE_EVENT_SCHEMA: dict[str, Any] = {
@@ -80,7 +85,7 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
                     "done": {"const": True}, "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}}},
                 {"required": ["error", "code"], "properties": {
                     "error": {"type": "string"}, "code": {"type": "string"}, "retryAfter": {"type": "integer"},
-                    "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}}},
+                    "detail": _DETAIL, "message": {"anyOf": [MESSAGE_SCHEMA, {"type": "null"}]}}},
             ]}}}}
 STATUS_TEXT = {400: "Bad request", 401: "Not authenticated", 404: "Not found (or not this user's)",
                413: "Too large", 415: "Unsupported file type", 417: "Still running",
