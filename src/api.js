@@ -64,6 +64,8 @@ export function toApiError(e) {
 			code: data.code || (status === 429 ? 'rate_limited' : 'unknown'),
 			status,
 			retryAfter,
+			// the server sends its detail to administrators only
+			detail: typeof data.detail === 'string' ? data.detail : '',
 		})
 	}
 	const code = CODE_OF_STATUS[status] ?? 'unknown'

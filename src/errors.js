@@ -14,6 +14,7 @@ function titles() {
 	return {
 		provider_auth: t('assistant_stream', 'The AI provider rejected the API key.'),
 		provider_unreachable: t('assistant_stream', 'The AI provider could not be reached.'),
+		provider_dropped: t('assistant_stream', 'The connection to the AI provider broke off mid-answer.'),
 		provider_unavailable: t('assistant_stream', 'The AI provider is unavailable at the moment.'),
 		provider_timeout: t('assistant_stream', 'The AI provider did not answer in time.'),
 		provider_not_found: t('assistant_stream', 'The AI provider URL or model was not found.'),
@@ -64,6 +65,7 @@ function advice() {
 	return {
 		provider_auth: t('assistant_stream', 'Ask your administrator to check the API key in the Assistant Stream admin settings.'),
 		provider_unreachable: t('assistant_stream', 'Try again later. The administrator should check the provider URL and that the Assistant Stream app can reach it over the network.'),
+		provider_dropped: t('assistant_stream', 'The text received so far is kept. Try again; if it keeps happening, the administrator should check the proxies and timeouts between the app and the provider.'),
 		provider_unavailable: t('assistant_stream', 'Try again in a few minutes. If it persists, the administrator should check the provider\'s status.'),
 		provider_timeout: t('assistant_stream', 'Try again, perhaps with a shorter question. The administrator may check the provider\'s load and the timeout settings.'),
 		provider_not_found: t('assistant_stream', 'Ask your administrator to check the provider URL and the model name in the Assistant Stream admin settings.'),

@@ -113,7 +113,7 @@ export function useGeneration() {
 		}
 		let err = outcome.error || null
 		if (!err && final === Status.ERROR) {
-			err = makeError({ message: msg?.error || '', code: outcome.code || msg?.error_code || 'provider_error', retryAfter: msg?.retry_after ?? null })
+			err = makeError({ message: msg?.error || '', code: outcome.code || msg?.error_code || 'provider_error', retryAfter: msg?.retry_after ?? null, detail: msg?.error_detail || '' })
 		}
 		error.value = err
 		endThinking()
@@ -193,7 +193,7 @@ export function useGeneration() {
 					message: String(data.error || data.message?.error || ''),
 					code: data.code || data.message?.error_code || 'provider_error',
 					retryAfter: data.retryAfter ?? data.message?.retry_after ?? null,
-					detail: data.detail || '',
+					detail: data.detail || data.message?.error_detail || '',
 				}),
 			})
 		}

@@ -5,10 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import BrowserContext, Page
 
 from tests.support.appserver import API_KEY, AppFactory, RunningApp
-from tests.support.browser import ANSWER, STREAMING, answer_requests, content_of, open_chat, send, wait_answer
+from tests.support.browser import (
+    ANSWER,
+    STREAMING,
+    answer_requests,
+    content_of,
+    open_chat,
+    open_embedded_chat,
+    send,
+    wait_answer,
+)
+from tests.support.nextcloud_double import NextcloudDouble
+from tests.support.proxy_doubles import ProxiedAppFactory, ProxyDoubles
 from tests.support.scripted_provider import (
     DROP,
     ScriptedProvider,
@@ -57,6 +68,32 @@ async def test_rejected_api_key_is_explained(page: Page, app_factory: AppFactory
     note = (await wait_answer(page, "error")).locator("[data-test=error]")
     assert await note.get_attribute("data-code") == "provider_auth"
     assert await note.locator("[data-test=error-title]").inner_text() == live_title
+
+
+async def test_only_a_nextcloud_admin_can_unfold_where_the_provider_failed(
+        context: BrowserContext, page: Page, proxied_app: ProxiedAppFactory, proxies: ProxyDoubles,
+        nextcloud: NextcloudDouble, scripted_provider: ScriptedProvider) -> None:
+    """Issue #13: the provider's words and URL reach a Nextcloud admin's page only, under "Details"."""
+    scripted_provider.always(error_response(404, {"error": {"message": "model 'gpt-9' does not exist"}}))
+    app = await proxied_app(STREAMING_API_URL=scripted_provider.chat_url, STREAMING_MODEL="gpt-9")
+    internal = ("gpt-9' does not exist", "HTTP 404", scripted_provider.base_url.split("://")[1])
+    for user, admin in (("alice", False), ("admin", True)):
+        await open_embedded_chat(context, page, app, nextcloud, proxies, user)
+        await send(page, "Hello?")
+        note = (await wait_answer(page, "error", timeout=30_000)).locator("[data-test=error]")
+        assert await note.get_attribute("data-code") == "provider_not_found"
+        assert await note.locator("[data-test=error-detail]").count() == int(admin), user
+        if admin:
+            await note.locator("[data-test=error-detail] summary").click()
+            detail = await note.locator("[data-test=error-detail]").inner_text()
+            assert all(word in detail for word in internal), detail
+        else:
+            html = await page.content()
+            assert not any(word in html for word in internal), user
+        # The same after a reload, from the stored message.
+        await page.reload()
+        note = (await wait_answer(page, "error")).locator("[data-test=error]")
+        assert await note.locator("[data-test=error-detail]").count() == int(admin), user
 
 
 async def test_dropped_stream_keeps_partial_text_with_error(page: Page, local_app: RunningApp,

@@ -80,6 +80,31 @@ describe('useGeneration over SSE', () => {
 		expect(error).toMatchObject({ code: 'provider_auth', message: 'The AI provider rejected the API key.', serverMessage: 'Incorrect API key provided' })
 		expect(g.status.value).toBe(Status.ERROR)
 	})
+
+	test('the detail the server sends an administrator is kept for the Details toggle', async () => {
+		const { g } = generation()
+		const result = g.start(1, 2)
+		const es = await eventSource(1)
+		es.emit({ started: true, messageId: 3 }, '1')
+		const detail = 'The connection to the AI provider at http://10.0.0.5:8000 was lost during the answer (ReadError)'
+		es.emit({ error: 'The connection to the AI provider broke off during the answer', code: 'provider_dropped', detail, message: { id: 3, error_code: 'provider_dropped' } }, '2')
+		const { error } = await result
+		expect(error).toMatchObject({ code: 'provider_dropped', message: 'The connection to the AI provider broke off mid-answer.', detail })
+	})
+
+	test('without a detail from the server there is none, and the stored one of a message is used', async () => {
+		const { g } = generation()
+		const result = g.start(1, 2)
+		const es = await eventSource(1)
+		es.emit({ started: true, messageId: 3 }, '1')
+		es.emit({ error: 'The AI provider failed', code: 'provider_error', message: { id: 3, error_code: 'provider_error', error_detail: 'HTTP 400: bad' } }, '2')
+		expect((await result).error).toMatchObject({ code: 'provider_error', detail: 'HTTP 400: bad' })
+		const other = generation().g
+		const second = other.start(1, 4)
+		const es2 = await eventSource(2)
+		es2.emit({ error: 'The AI provider failed', code: 'provider_error' }, '1')
+		expect((await second).error.detail).toBe('')
+	})
 })
 
 describe('switching from SSE to long-poll', () => {
