@@ -313,17 +313,24 @@ async def test_lone_surrogates_and_nul(hostile_app: RunningApp) -> None:
         assert r.status_code == 400 and r.json()["code"] == "invalid_json", raw[:20]
 
 
-async def test_injected_text_in_a_failed_answer_is_inert_too(hostile_app: RunningApp,
+async def test_injected_text_in_a_failed_answer_is_inert_too(app_factory: AppFactory, nextcloud: NextcloudDouble,
                                                              scripted_provider: ScriptedProvider) -> None:
     from tests.support.scripted_provider import error_response
 
     route_by_prompt(scripted_provider, {"": error_response(400, {"error": {"message": INJECTION[0]}})})
-    c = hostile_app.client("alice")
-    sid, mid = await new_chat(c)
-    events = await read_stream(c, {"sessionId": sid, "messageId": mid})
-    # The provider's text reaches the user only inside a JSON string of the error event.
-    assert events[-1][1]["code"] == "provider_error" and INJECTION[0] in events[-1][1]["error"]
-    check = await c.get("/chat/check_generation", params={"taskId": events[-1][1]["message"]["id"], "sessionId": sid})
-    assert check.status_code == 400 and check.headers["content-type"].startswith("application/json")
-    assert INJECTION[0] in check.json()["error"]
-    assert httpx.Response(200, content=check.content).json()["error"] == events[-1][1]["error"]
+    app = await app_factory(nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret,
+                            STREAMING_API_URL=scripted_provider.chat_url, STREAMING_API_KEY=API_KEY)
+    for user, admin in (("alice", False), ("admin", True)):
+        c = app.client(user)
+        sid, mid = await new_chat(c)
+        events = await read_stream(c, {"sessionId": sid, "messageId": mid})
+        assert events[-1][1]["code"] == "provider_error"
+        check = await c.get("/chat/check_generation",
+                            params={"taskId": events[-1][1]["message"]["id"], "sessionId": sid})
+        assert check.status_code == 400 and check.headers["content-type"].startswith("application/json")
+        if not admin:  # the provider's words never reach a user who is no administrator
+            assert INJECTION[0] not in json.dumps(events) and INJECTION[0] not in check.text
+            continue
+        # An administrator gets them only inside a JSON string of the error event.
+        assert INJECTION[0] in events[-1][1]["detail"] and INJECTION[0] in check.json()["detail"]
+        assert httpx.Response(200, content=check.content).json()["detail"] == events[-1][1]["detail"]
