@@ -45,14 +45,14 @@ async def test_a_users_route_needs_a_user(app_factory: AppFactory) -> None:
 
 async def test_who_is_told_an_errors_detail(app_factory: AppFactory, nextcloud: NextcloudDouble,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """A Nextcloud admin, never the local user; a Nextcloud that does not answer in time means no."""
+    """A Nextcloud admin, and the local user (who runs the app); a Nextcloud that does not answer in time means no."""
     nextcloud.add_user("root", ["admin"])
     app = await app_factory(nextcloud_url=nextcloud.url, APP_SECRET=nextcloud.app_secret)
     services = app.services
     assert await viewer_is_admin(Caller(CallerKind.APPAPI, "root"), "root", services) is True
     assert await viewer_is_admin(Caller(CallerKind.TOKEN, None), "root", services) is True  # the token's user
     assert await viewer_is_admin(Caller(CallerKind.APPAPI, "alice"), "alice", services) is False
-    assert await viewer_is_admin(Caller(CallerKind.LOCAL, "root"), "root", services) is False
+    assert await viewer_is_admin(Caller(CallerKind.LOCAL, "me"), "me", services) is True
     assert await viewer_is_admin(Caller(CallerKind.APPAPI, ""), "", services) is False
 
     async def hangs(self: object, user: str) -> bool:

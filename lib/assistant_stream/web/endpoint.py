@@ -58,9 +58,12 @@ class Call:
 
 
 async def viewer_is_admin(caller: Caller, user: str, services: Services) -> bool:
-    """A Nextcloud administrator, as for the admin routes (never the local user); not known in time means no: a
-    hanging Nextcloud must not hold every error response for its whole timeout."""
-    if caller.kind == CallerKind.LOCAL or not user:
+    """Who is told an error's detail: a Nextcloud administrator (not known in time means no: a hanging Nextcloud
+    must not hold every error response for its whole timeout), or the local user, who runs and fixes their own
+    app (still no admin for the admin routes)."""
+    if caller.kind == CallerKind.LOCAL:
+        return True
+    if not user:
         return False
     try:
         async with asyncio.timeout(ADMIN_CHECK_TIMEOUT):
@@ -71,10 +74,10 @@ async def viewer_is_admin(caller: Caller, user: str, services: Services) -> bool
 
 async def request_is_admin(request: Request) -> bool:
     """``viewer_is_admin`` for an error raised anywhere in a request (the exception handlers), from the AppAPI
-    headers only (a stream token's user is known only to its route)."""
+    headers or local mode only (a stream token's user is known only to its route)."""
     caller = request.scope.get(SCOPE_KEY)
     services = getattr(request.app.state, "services", None)
-    if not isinstance(caller, Caller) or caller.kind != CallerKind.APPAPI or services is None:
+    if not isinstance(caller, Caller) or caller.kind not in (CallerKind.APPAPI, CallerKind.LOCAL) or services is None:
         return False
     return await viewer_is_admin(caller, caller.user or "", services)
 
