@@ -163,8 +163,10 @@ async def test_provider_fault_through_the_whole_app(name: str, app_factory: AppF
     route_by_prompt(scripted_provider, routes)
     alice, bob = app.client("alice"), app.client("bob")
 
-    # Warm up (first connection, lazily created state, Nextcloud's word on alice), then take the baseline.
+    # Warm up (first connection, lazily created state, Nextcloud's word on each user: their groups count usage and
+    # say who is told an error's detail), then take the baseline.
     assert (await alice.get("/chat/config")).json()["isAdmin"] is True
+    assert (await bob.get("/chat/config")).json()["isAdmin"] is False
     sid, mid = await new_chat(alice, "healthy warm-up")
     assert text_of(await read_stream(alice, {"sessionId": sid, "messageId": mid})) == HEALTHY_TEXT
     probe = LeakProbe(app, url, [scripted_provider.port]).snapshot()
