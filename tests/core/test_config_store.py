@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 from collections.abc import Sequence
 
@@ -190,3 +191,31 @@ async def test_form_quirk_without_a_prepared_inbox_is_not_taken_for_a_key(
     assert settings.streaming_api_key == Secret("")
     assert any("could not be read" in r.getMessage() for r in caplog.records)
     assert nextcloud.appconfig[KEY_INBOX] == ""
+
+
+# --- connections ---------------------------------------------------------------------------------
+
+
+async def test_connection_keys_come_with_the_settings_and_are_never_shown(nextcloud: NextcloudDouble,
+                                                                           nc: NextcloudServer) -> None:
+    lab = {"id": "lab", "name": "Lab", "url": "http://lab:8000/v1", "models": ["llama"], "api_key": "sk-in-json"}
+    nextcloud.set_appconfig("connections", json.dumps([lab]))
+    nextcloud.set_appconfig("connection_lab_api_key", "sk-lab-key-123", sensitive=True)
+    store = ConfigStore(nc.appconfig, ttl=0, environ={})
+    s = await store.get()
+    [connection] = s.connection_list
+    assert (connection.id, connection.models, connection.api_key.reveal()) == ("lab", ("llama",), "sk-lab-key-123")
+    assert s.streaming_configured
+    # The first read learnt the connection's id: one more round trip for its key; from then on one per read.
+    assert len(nextcloud.calls_to("/ex-app/config/get-values")) == 2
+    await store.get()
+    assert len(nextcloud.calls_to("/ex-app/config/get-values")) == 3
+    shown = json.dumps(s.public())
+    assert "sk-lab-key-123" not in shown and "sk-in-json" not in shown
+    assert s.public()["connections"]["value"][0]["keySet"] is True
+
+    await store.set("connection_lab_api_key", "sk-replaced-456")
+    assert nextcloud.appconfig_sensitive("connection_lab_api_key")
+    assert (await store.get()).connection_list[0].api_key.reveal() == "sk-replaced-456"
+    with pytest.raises(KeyError):
+        await store.set("connection_lab_secret", "x")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assistant_stream.core.secrets import Secret
@@ -26,3 +28,12 @@ def test_the_forms_key_inbox_is_no_setting() -> None:
     assert INBOXES == {KEY_INBOX: "streaming_api_key"}
     assert KEY_INBOX not in SETTING_KEYS and "streaming_api_key" in SETTING_KEYS
     assert build_settings({}, {KEY_INBOX: "sk-typed-in-the-form"}).streaming_api_key == Secret("")
+
+
+def test_connections_from_the_environment_take_their_keys_from_it_too() -> None:
+    env = {"CONNECTIONS": json.dumps([{"id": "lab", "url": "http://lab/v1", "models": ["m"]}]),
+           "CONNECTION_LAB_API_KEY": "sk-env", "STREAMING_API_URL": "http://seed/v1", "STREAMING_MODELS": "b, c"}
+    s = build_settings(env, {"connection_lab_api_key": "sk-appconfig"})
+    seed, lab = s.connection_list
+    assert seed.models == ("gpt-3.5-turbo", "b", "c") and lab.api_key.reveal() == "sk-env"
+    assert build_settings({}, {}).streaming_configured is False

@@ -25,12 +25,35 @@ async def test_history_is_what_the_model_sees(storage: Storage) -> None:
 
     expected = [("human", "h1"), ("assistant", "a1"), ("human", "h2"), ("assistant", "a2 cut"),
                 ("assistant", "a2 half"), ("human", "")]
-    assert await storage.history(sid, h3["id"] + 1, 100) == expected
-    assert await storage.history(sid, h3["id"] + 1, 3) == expected[-3:]
-    assert await storage.history(sid, h3["id"], 100) == expected[:-1]
-    assert await storage.history(sid, h1["id"], 100) == []
-    assert ("human", "later") in await storage.history(sid, after["id"] + 1, 100)
-    assert await storage.history(other, h3["id"] + 1, 100) == [("human", "m0")]
+    assert await storage.history(sid, h3["id"], 100) == expected  # the branch up to h3, inclusive
+    assert await storage.history(sid, h3["id"], 3) == expected[-3:]
+    assert await storage.history(sid, h1["id"], 100) == [("human", "h1")]
+    assert await storage.history(sid, h1["id"], 0) == []
+    assert await storage.history(sid, after["id"], 100) == [*expected, ("human", "later")]
+    assert await storage.history(other, h3["id"], 100) == []  # another session's message is not this one's
+
+
+async def test_history_follows_the_branch_not_the_ids(storage: Storage) -> None:
+    sid, (q1,) = await chat(storage, A, 1)
+    a1 = await storage.add_message(A, sid, "assistant", "a1", reply_to=q1)
+    q2 = await storage.add_message(A, sid, "human", "q2")
+    # A second version of the answer, newer than q2: its branch holds q1 and itself, never q2.
+    a1b = await storage.add_message(A, sid, "assistant", "a1b", reply_to=q1, parent=q1)
+    q3 = await storage.add_message(A, sid, "human", "q3")
+    assert await storage.history(sid, q3["id"], 100) == [("human", "m0"), ("assistant", "a1b"), ("human", "q3")]
+    assert await storage.history(sid, q2["id"], 100) == [("human", "m0"), ("assistant", "a1"), ("human", "q2")]
+    assert a1["id"] < q2["id"] < a1b["id"]
+
+
+async def test_reopen_answer_keeps_text_and_usage(storage: Storage) -> None:
+    sid, (q,) = await chat(storage, A, 1)
+    a = await storage.add_message(A, sid, "assistant", "", status="generating", reply_to=q)
+    await storage.finish_message(a["id"], status="done", content="half", reasoning="r", finish_reason="length",
+                                 prompt_tokens=3, completion_tokens=4, total_tokens=7)
+    await storage.reopen_answer(a["id"])
+    row = await storage.get_message(A, sid, a["id"])
+    assert (row["status"], row["finish_reason"], row["content"], row["total_tokens"]) == ("generating", None,
+                                                                                         "half", 7)
 
 
 async def test_generating_and_count(storage: Storage) -> None:
@@ -121,11 +144,22 @@ async def test_start_answer_attaches_or_inserts_in_one_go(storage: Storage) -> N
     again = await storage.start_answer(A, sid, None, history_limit=10, model="m", engine="stream")  # newest
     assert again.message is None and again.existing is not None and again.existing["id"] == first.message["id"]
     new = await storage.start_answer(A, sid, None, history_limit=10, model="m", engine="stream",
-                                     replaces=first.message["id"])
-    assert new.message is not None and new.message["reply_to"] == q1
+                                     beside=first.message["id"])  # a new version: the old one stays
+    assert new.message is not None and new.message["reply_to"] == q1 and new.message["parent_id"] == q1
     assert [m["id"] for m in await storage.list_messages(A, sid, 10, 0)] == [q1, new.message["id"]]
+    assert new.message["sibling_ids"] == [first.message["id"], new.message["id"]]
     with pytest.raises(NotFound) as other_user:
         await storage.start_answer(B, sid, q1, history_limit=10, model="m", engine="stream")
     assert other_user.value.message == "Session not found"
     with pytest.raises(MessageNotFound):
         await storage.start_answer(A, sid, new.message["id"], history_limit=10, model="m", engine="stream")
+
+
+async def test_history_walks_only_as_far_as_it_can_reach(storage: Storage) -> None:
+    sid, (q,) = await chat(storage, A, 1)
+    for i in range(30):
+        await storage.add_message(A, sid, "assistant", "", status="error", reply_to=q)  # skipped, but walked
+        q = (await storage.add_message(A, sid, "human", f"q{i}"))["id"]
+    got = await storage.history(sid, q, 3)
+    assert got == [("human", "q27"), ("human", "q28"), ("human", "q29")]
+    assert len(await storage.history(sid, q, 100)) == 31  # the whole path when the history reaches that far

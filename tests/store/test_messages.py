@@ -19,7 +19,8 @@ async def test_add_and_get_message_shape(storage: Storage) -> None:
     sid, _ = await chat(storage)
     session_before = await storage.get_session(A, sid)
     m = await storage.add_message(A, sid, "human", "Hello", 1_700_000_123)
-    assert set(m) == set(MESSAGE_FIELDS)
+    assert set(m) == {*MESSAGE_FIELDS, "sibling_ids"}
+    assert m["parent_id"] is None and m["sibling_ids"] == [m["id"]]
     assert m == await storage.get_message(A, sid, m["id"])
     assert (m["session_id"], m["role"], m["content"]) == (sid, "human", "Hello")
     assert m["timestamp"] == 1_700_000_123
@@ -27,8 +28,10 @@ async def test_add_and_get_message_shape(storage: Storage) -> None:
     assert m["reply_to"] is None and m["error"] is None and m["ocp_task_id"] is None
     assert (await storage.get_session(A, sid))["updated_at"] >= session_before["updated_at"]
 
-    a = await storage.add_message(A, sid, "assistant", "", status="generating", reply_to=m["id"], model="gpt")
+    a = await storage.add_message(A, sid, "assistant", "", status="generating", reply_to=m["id"], model="gpt",
+                                  connection="default")
     assert (a["status"], a["reply_to"], a["model"], a["content"]) == ("generating", m["id"], "gpt", "")
+    assert (a["parent_id"], a["connection"]) == (m["id"], "default")
     assert abs(a["timestamp"] - time.time()) < 5
 
 
@@ -51,16 +54,26 @@ async def test_paging_like_nextcloud_assistant(storage: Storage) -> None:
             await storage.list_messages(A, sid, limit, cursor)
 
 
-async def test_delete_question_takes_its_answer(storage: Storage) -> None:
-    """Issue #13: an answer without its question confused the reader and the model's context."""
+async def test_deleting_a_question_takes_its_answers_and_keeps_what_followed(storage: Storage) -> None:
     sid, (q,) = await chat(storage, A, 1)
     a = await storage.add_message(A, sid, "assistant", "answer", reply_to=q)
-    assert await storage.delete_message(A, sid, q) == [q, a["id"]]
-    for gone in (q, a["id"]):
+    b = await storage.add_message(A, sid, "assistant", "again", reply_to=q, parent=q)
+    q2 = await storage.add_message(A, sid, "human", "next")
+    assert await storage.delete_message(A, sid, q) == [q, a["id"], b["id"]]
+    for gone in (q, a["id"], b["id"]):
         with pytest.raises(NotFound):
             await storage.get_message(A, sid, gone)
     with pytest.raises(NotFound):
         await storage.delete_message(A, sid, q)
+    assert [m["id"] for m in await storage.list_messages(A, sid, 20, 0)] == [q2["id"]]
+    assert (await storage.get_message(A, sid, q2["id"]))["parent_id"] is None
+
+
+async def test_deleting_an_answer_keeps_its_question(storage: Storage) -> None:
+    sid, (q,) = await chat(storage, A, 1)
+    a = await storage.add_message(A, sid, "assistant", "answer", reply_to=q)
+    assert await storage.delete_message(A, sid, a["id"]) == [a["id"]]
+    assert [m["id"] for m in await storage.list_messages(A, sid, 20, 0)] == [q]
 
 
 async def test_last_human_message_and_answer_to(storage: Storage) -> None:
@@ -70,13 +83,16 @@ async def test_last_human_message_and_answer_to(storage: Storage) -> None:
     q1 = await storage.add_message(A, sid, "human", "q1")
     assert await storage.answer_to(A, sid, q1["id"]) is None
     old = await storage.add_message(A, sid, "assistant", "a1", reply_to=q1["id"])
-    new = await storage.add_message(A, sid, "assistant", "a1 again", reply_to=q1["id"])
+    new = await storage.add_message(A, sid, "assistant", "a1 again", reply_to=q1["id"], parent=q1["id"])
     q2 = await storage.add_message(A, sid, "human", "q2")
     await storage.add_message(A, sid, "assistant", "unrelated")
     assert (await storage.last_human_message(A, sid))["id"] == q2["id"]
     assert (await storage.answer_to(A, sid, q1["id"]))["id"] == new["id"]  # type: ignore[index]
-    await storage.delete_message(A, sid, new["id"])
-    assert (await storage.answer_to(A, sid, q1["id"]))["id"] == old["id"]  # type: ignore[index]
+    await storage.switch_branch(A, sid, old["id"])
+    assert (await storage.answer_to(A, sid, q1["id"]))["id"] == old["id"]  # the version shown
+    assert (await storage.last_human_message(A, sid))["id"] == q1["id"]  # q2 is on the other branch
+    await storage.delete_message(A, sid, old["id"])
+    assert (await storage.answer_to(A, sid, q1["id"]))["id"] == new["id"]  # type: ignore[index]
     assert await storage.answer_to(A, sid, q2["id"]) is None
 
 

@@ -211,3 +211,19 @@ async def test_thinking_time_and_wait_are_stored(storage: Storage) -> None:
     done = await storage.finish_message(a["id"], status="error", content="", reasoning="hm", thinking_ms=4200,
                                         retry_after=20, error="limited", error_code="provider_rate_limited")
     assert done is not None and (done["thinking_ms"], done["retry_after"]) == (4200, 20)
+
+
+async def test_conversation_options_are_changed_one_by_one(storage: Storage) -> None:
+    sid = (await storage.create_session(A, None, None))["id"]
+    empty = {"connection": None, "model": None, "system_prompt": None, "temperature": None, "max_tokens": None}
+    assert await storage.session_options(A, sid) == empty
+    changed = await storage.set_session_options(A, sid, {"connection": "lab", "model": "llama", "temperature": 0.5})
+    assert changed == {**empty, "connection": "lab", "model": "llama", "temperature": 0.5}
+    again = await storage.set_session_options(A, sid, {"temperature": None, "max_tokens": 9, "user_id": "bob"})
+    assert again == {**empty, "connection": "lab", "model": "llama", "max_tokens": 9}
+    listed = (await storage.list_sessions(A))[0]
+    assert (listed["connection"], listed["model"]) == ("lab", "llama") and "system_prompt" not in listed
+    with pytest.raises(NotFound):
+        await storage.session_options(B, sid)
+    with pytest.raises(NotFound):
+        await storage.set_session_options(B, sid, {"model": "x"})

@@ -125,7 +125,7 @@ def test_consecutive_text_merges_into_one_event_with_the_last_id() -> None:
     text = wire.encode_events([(1, "started", started), (2, "chunk", "a"), (3, "chunk", "b"), (4, "reasoning", "r"),
                                (5, "chunk", "c"), (6, "done", done)])
     assert parse_events(text) == [
-        (1, {"started": True, "messageId": 7, "replyTo": 6, "model": "m", "engine": "stream"}),
+        (1, {"started": True, "messageId": 7, "replyTo": 6, "model": "m", "engine": "stream", "connection": None}),
         (3, {"chunk": "ab"}), (4, {"reasoning": "r"}), (5, {"chunk": "c"}),
         (6, {"done": True, "message": {"id": 7}, "status": "done", "finishReason": None,
              "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}, "tokensPerSecond": 4.5})]

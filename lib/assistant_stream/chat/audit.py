@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from ..core.settings import SENSITIVE_KEYS
+from ..core.settings import sensitive
 from ..store.audit import UNSET, Seen
 from ..store.values import Record
 
@@ -39,11 +39,11 @@ class SettingsAudit:
         if value is None or value == "":
             return UNSET
         digest = hmac.new(self._key, f"{key}\0{value}".encode(), hashlib.sha256).hexdigest()[:32]
-        return Seen(digest, None if key in SENSITIVE_KEYS else value[:MAX_SHOWN])
+        return Seen(digest, None if sensitive(key) else value[:MAX_SHOWN])
 
     def shown(self, key: str, value: str | None) -> str | None:
         """A value as the log shows it: secrets only as set or removed."""
-        if key in SENSITIVE_KEYS:
+        if sensitive(key):  # a connection's key too
             return "(set)" if value else "(removed)"
         return None if value is None else value[:MAX_SHOWN]
 

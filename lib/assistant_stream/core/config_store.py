@@ -11,8 +11,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
+from .connections import key_setting, lenient_ids
 from .errors import AppError
-from .settings import INBOXES, SENSITIVE_KEYS, SETTING_KEYS, Settings, build_settings
+from .settings import INBOXES, SETTING_KEYS, Settings, build_settings, sensitive
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class ConfigStore:
         self._outage_logged = False
         self._listeners: list[Listener] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._key_names: tuple[str, ...] = ()  # the connection key settings the last read needed
         # Told the raw app config whenever a read finds it changed, the first read included (the audit of changes
         # made outside the app, also while it was down): awaited, so that a change is logged before it is used.
         self._observer: Observer | None = None
@@ -119,7 +121,7 @@ class ConfigStore:
         if self._source is None:
             return build_settings(self._environ, {})
         try:
-            raw = await self._source.fetch((*SETTING_KEYS, *INBOXES))
+            raw = await self._fetch(self._source)
         except _READ_ERRORS as exc:
             if not self._outage_logged:
                 # One clear line per outage, not one per request.
@@ -138,6 +140,17 @@ class ConfigStore:
                 log.warning("Could not audit a settings change: %s", type(exc).__name__)
         self._last_good = raw
         return build_settings(self._environ, raw)
+
+    async def _fetch(self, source: AppConfigSource) -> dict[str, str | None]:
+        """The settings and the key of every connection; a second round trip only when a connection is new."""
+        raw = await source.fetch((*SETTING_KEYS, *INBOXES, *self._key_names))
+        needed = tuple(key_setting(cid) for cid in lenient_ids(self._environ.get("CONNECTIONS")
+                                                                or raw.get("connections") or ""))
+        missing = [k for k in needed if k not in raw]
+        if missing:
+            raw.update(await source.fetch(missing))
+        self._key_names = needed
+        return raw
 
     async def _empty_inboxes(self, raw: dict[str, str | None]) -> None:
         """Move a value the admin typed into a write-only form field to the key it is for, then empty the field."""
@@ -165,9 +178,10 @@ class ConfigStore:
                 log.warning("Could not empty the admin form's %s field (%s)", inbox, type(exc).__name__)
 
     async def set(self, key: str, value: str) -> None:
-        if key not in SETTING_KEYS:
+        """Store one setting (a connection's key included), flagged sensitive where it is a key."""
+        if key not in SETTING_KEYS and not sensitive(key):
             raise KeyError(key)
         if self._source is None:
             raise RuntimeError("no app config source")
-        await self._source.store(key, value, sensitive=key in SENSITIVE_KEYS)
+        await self._source.store(key, value, sensitive=sensitive(key))
         self.invalidate()

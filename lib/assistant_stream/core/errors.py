@@ -74,6 +74,18 @@ class NoPublicUrl(InvalidInput):
     default_message = "No stream URL is exposed (streaming_public_url is not set)"
 
 
+class ModelNotAllowed(InvalidInput):
+    default_message = "This model is not available: choose one of the models the administrator allows"
+
+
+class CannotContinue(InvalidInput):
+    default_message = "Only an answer that was cut off (length limit, stopped or interrupted) can be continued"
+
+
+class NoNextcloudFiles(InvalidInput):
+    default_message = "Saving to Files needs Nextcloud (this is the local single-user mode)"
+
+
 class NotAuthenticated(AppError):
     default_message = "Not authenticated"
 
@@ -241,6 +253,9 @@ ERRORS: dict[type[AppError], tuple[int, str]] = {
     SessionBusy: (400, "session_already_thinking"),
     NotConfigured: (400, "not_configured"),
     NoPublicUrl: (400, "no_public_url"),
+    ModelNotAllowed: (400, "model_not_allowed"),
+    CannotContinue: (400, "cannot_continue"),
+    NoNextcloudFiles: (400, "no_nextcloud_files"),
     NotAuthenticated: (401, "not_authenticated"),
     InvalidToken: (401, "invalid_token"),
     NotFound: (404, "not_found"),

@@ -23,6 +23,17 @@ MAX_TOKEN = 2048  # characters of a stream token
 MAX_PAGE = 200  # messages per /chat/messages page
 FIRST_MESSAGE_TITLE = 140  # characters of the first question shown as the title until one is generated
 MAX_POLL_TIMEOUT = 30.0  # seconds one long-poll may wait (below every proxy's read timeout)
+MAX_SYSTEM_PROMPT = 20_000  # characters of a conversation's or a preset's system prompt
+MAX_MAX_TOKENS = 1_000_000  # a conversation's max_tokens (providers refuse far less; this only bounds nonsense)
+
+# --- connections, models, presets ------------------------------------------------------------------------
+MAX_CONNECTIONS = 20  # connections an admin may configure besides the seed's
+MAX_CONNECTION_NAME = 100  # characters of a connection's or a preset's name
+MAX_MODELS = 500  # models in one connection's allow-list (and read from a provider's /models)
+MAX_MODEL_NAME = 256  # characters of a model name (the column is String(256))
+MAX_URL = 2048  # characters of a provider URL
+MAX_PRESETS = 100  # presets per user, and shared presets
+MAX_MODELS_BODY = 4 * 1024 * 1024  # bytes of a provider's /models answer read by "fetch models"
 
 # --- answers and titles ----------------------------------------------------------------------------------
 TITLE_MAX_CHARS = 120  # characters of a generated title

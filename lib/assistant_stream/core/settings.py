@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from .connections import Connection, build_connections, is_key_setting, key_setting, lenient_ids
 from .secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,20 @@ class Settings:
     # and months run in this IANA time zone.
     budgets: str = ""
     budget_timezone: str = "UTC"
+    # More models users may pick on the seed's connection (comma-separated), after streaming_model.
+    streaming_models: str = ""
+    connections: str = ""  # further connections, a JSON list (core/connections.py; keys in their own settings)
+    presets: str = ""  # the admin's shared presets, a JSON list (core/presets.py)
+    # Derived: the seed's connection and the valid ``connections``, each with its key.
+    connection_list: tuple[Connection, ...] = ()
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
     # True when Nextcloud could not be asked and these are the last values that could be read.
     stale: bool = field(default=False, compare=False)
 
     @property
     def streaming_configured(self) -> bool:
-        return bool(self.streaming_api_url)
+        """Some connection offers a model (the seed's streaming_api_url, or an entry of ``connections``)."""
+        return any(c.models for c in self.connection_list)
 
     def vision(self, model: str) -> bool:
         """Whether the admin marked ``model`` as able to see images."""
@@ -76,12 +84,22 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, Secret):
                 value = "set" if value else "unset"
+            elif name == "connections":  # as parsed: a key an admin put into the JSON by mistake is not echoed
+                value = [c.public() for c in self.connection_list if not c.seed]
             out[name] = {"value": value, "source": self.sources.get(name, "default")}
         return out
 
 
-SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings) if f.name not in ("sources", "stale"))
+SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings)
+                                      if f.name not in ("sources", "stale", "connection_list"))
 SENSITIVE_KEYS = frozenset({"streaming_api_key"})
+
+
+def sensitive(key: str) -> bool:
+    """A key whose value is a secret: stored sensitive, never shown or logged (the seed's and every connection's)."""
+    return key in SENSITIVE_KEYS or is_key_setting(key)
+
+
 # Write-only inboxes: Nextcloud's forms API hands every field's stored value (a password field's decrypted) to
 # the admin's browser, so the admin form's key field is not the key. What the admin types there is moved by
 # the app into the key the inbox names (never a form field) and the inbox is emptied (docs/configuration.md).
@@ -141,4 +159,13 @@ def build_settings(environ: Mapping[str, str], appconfig: Mapping[str, str | Non
                 continue
             sources[key] = source  # type: ignore[assignment]
             break
-    return Settings(**values, sources=sources, stale=stale)
+    keys: dict[str, Secret] = {}
+    for cid in lenient_ids(values.get("connections", "")):
+        name = key_setting(cid)
+        raw_key = environ.get(env_name(name)) or appconfig.get(name) or ""
+        keys[cid] = Secret(raw_key.strip())
+    connection_list = build_connections(
+        url=values.get("streaming_api_url", ""), api_key=values.get("streaming_api_key", Secret("")),
+        model=values.get("streaming_model", _DEFAULTS.streaming_model), extra_models=values.get("streaming_models", ""),
+        raw=values.get("connections", ""), keys=keys)
+    return Settings(**values, connection_list=connection_list, sources=sources, stale=stale)

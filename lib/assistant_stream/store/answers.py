@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.errors import MessageNotFound, NotFound
 from ..core.limits import MAX_ID
 from ..core.text import clean_text
 from .database import Database
-from .messages import MESSAGE_COLS, message_by_id, scoped
+from .messages import MESSAGE_COLS, last_question, message_by_id, scoped_message, shown_answer
 from .models import FINAL_STATUSES, attachments, messages, sessions
 from .sessions import session_of
+from .tree import lock_branches, make_active, path_ids
 from .usage import Accounting, account
-from .values import Record, id_value, int_value, now, record
+from .values import Record, int_value, now, record
+
+_USABLE = ("done", "cancelled", "interrupted")
+HISTORY_SLACK = 20  # messages walked beyond twice the history length, for failed answers that are skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,23 +28,27 @@ class AnswerStart:
     is made of (history rows with their ids, the files attached to them, without image bytes)."""
 
     human: Record
-    existing: Record | None  # the newest answer to ``human``, when there is one (then nothing was inserted)
+    existing: Record | None  # the answer shown for ``human``, when there is one (then nothing was inserted)
     message: Record | None  # the new assistant message (status generating)
     history: list[tuple[int, str, str]]  # (id, role, content), oldest first
     attached: dict[int, list[Record]] = field(default_factory=dict)  # by message id
 
 
-async def _history(conn: AsyncConnection, session_id: int, before_message_id: int, limit: int
-                   ) -> list[tuple[int, str, str]]:
+async def _history(conn: AsyncConnection, session_id: int, last_id: int, limit: int) -> list[tuple[int, str, str]]:
+    """The newest ``limit`` usable messages of the branch that ends with ``last_id`` (inclusive), oldest first."""
+    # Walked up only as far as the history can reach: a long conversation costs no more than a short one.
+    path = await path_ids(conn, last_id, most=limit * 2 + HISTORY_SLACK)
+    meta = {r.id: r for r in await conn.execute(
+        select(messages.c.id, messages.c.role, messages.c.status, (messages.c.content != "").label("filled"))
+        .where(messages.c.id.in_(path), messages.c.session_id == session_id))}
     # Failed or still-running answers and empty ones would only confuse the model.
-    usable = or_(messages.c.role == "human", and_(
-        messages.c.role == "assistant", messages.c.status.in_(("done", "cancelled", "interrupted")),
-        messages.c.content != ""))
-    rows = await conn.execute(
-        select(messages.c.id, messages.c.role, messages.c.content)
-        .where(messages.c.session_id == session_id, messages.c.id < before_message_id, usable)
-        .order_by(messages.c.id.desc()).limit(limit))
-    return [(r.id, r.role, r.content) for r in reversed(rows.all())]
+    usable = [i for i in path if (r := meta.get(i)) is not None and (
+        r.role == "human" or (r.role == "assistant" and r.status in _USABLE and r.filled))]
+    chosen = usable[-limit:] if limit else []
+    # The text only of what is sent: a long branch's older messages are never read.
+    text = {r.id: (r.role, r.content) for r in await conn.execute(
+        select(messages.c.id, messages.c.role, messages.c.content).where(messages.c.id.in_(chosen)))}
+    return [(i, *text[i]) for i in chosen]
 
 
 async def _attached(conn: AsyncConnection, message_ids: list[int]) -> dict[int, list[Record]]:
@@ -55,81 +63,87 @@ async def _attached(conn: AsyncConnection, message_ids: list[int]) -> dict[int, 
 
 
 async def _human(conn: AsyncConnection, user_id: str, session_id: int, human_id: int | None,
-                 replaces: int | None) -> Record:
-    """The user's message to answer: the given one, the one a replaced answer answered, or the newest."""
-    query = scoped(user_id, session_id)
-    if replaces is not None:
-        old = record((await conn.execute(query.where(messages.c.id == id_value(replaces, "Message")))).first())
-        if old is None or old["role"] != "assistant" or old["reply_to"] is None:
+                 beside: Record | None) -> Record:
+    """The user's message to answer: the one the answer ``beside`` answered, the given one, or the newest on
+    the active branch."""
+    if beside is not None:
+        if beside["role"] != "assistant" or beside["reply_to"] is None:
             raise MessageNotFound("Message not found: messageId must be an assistant answer")
-        human_id = old["reply_to"]
+        human_id = beside["reply_to"]
     if human_id is None:
-        row = record((await conn.execute(query.where(messages.c.role == "human")
-                                         .order_by(messages.c.id.desc()).limit(1))).first())
+        row = await last_question(conn, session_id)
         if row is None:
             raise NotFound("This conversation has no message to answer")
         return row
-    row = record((await conn.execute(query.where(messages.c.id == id_value(human_id, "Message")))).first())
+    try:
+        row = await scoped_message(conn, user_id, session_id, human_id)
+    except NotFound:
+        row = None
     if row is None or row["role"] != "human":
         raise MessageNotFound("Message not found: messageId must be the user's message")
     return row
+
+_USABLE = ("done", "cancelled", "interrupted")
+HISTORY_SLACK = 20  # messages walked beyond twice the history length, for failed answers that are skipped
 
 
 class AnswerQueries(Database):
     """Bookkeeping of generations: by message id, without user scope (the caller checked it)."""
 
     async def start_answer(self, user_id: str, session_id: int, human_id: int | None, *, history_limit: int,
-                           model: str, engine: str, replaces: int | None = None,
+                           model: str, engine: str, connection: str | None = None, beside: int | None = None,
                            documents: tuple[str, str] | None = None) -> AnswerStart:
         """Everything between a reader's request and the provider request, in one transaction: the session
-        and the user's message checked, the answer already there found (a reconnecting reader attaches to
-        it), else the history and its files read and the new answer inserted (the one it ``replaces``
-        deleted with it). In a session that asks its documents, the answer is ``documents`` (model, engine)."""
+        and the user's message checked, the answer already shown found (a reconnecting reader attaches to it),
+        else the question's branch and its files read and the new answer inserted after the question (after
+        the answer's parent with ``beside``: a new version of that answer, which stays) and shown. In a session
+        that asks its documents, the answer is ``documents`` (model, engine)."""
         limit = int_value(history_limit, "limit", 0, MAX_ID)
 
         async def run(conn: AsyncConnection) -> AnswerStart:
             session = await session_of(conn, user_id, session_id)
-            human = await _human(conn, user_id, session_id, human_id, replaces)
-            if replaces is None:
-                existing = record((await conn.execute(scoped(user_id, session_id).where(
-                    messages.c.role == "assistant", messages.c.reply_to == human["id"])
-                    .order_by(messages.c.id.desc()).limit(1))).first())
-                if existing is not None:
-                    return AnswerStart(human, existing, None, [])
-            else:
-                await conn.execute(delete(messages).where(messages.c.id == replaces))
-            history = await _history(conn, session_id, human["id"] + 1, limit)
+            await lock_branches(conn, session_id)
+            old = None if beside is None else await scoped_message(conn, user_id, session_id, beside)
+            human = await _human(conn, user_id, session_id, human_id, old)
+            if old is None and (existing := await shown_answer(conn, session_id, human["id"])) is not None:
+                return AnswerStart(human, existing, None, [])
+            history = await _history(conn, session_id, human["id"], limit)
             attached = await _attached(conn, [i for i, role, _ in history if role == "human"])
             chosen = documents if documents is not None and session.get("context_chat") else (model, engine)
             created = now()
-            message = record((await conn.execute(insert(messages).values(
+            parent = human["id"] if old is None else old["parent_id"]
+            new_id = (await conn.execute(insert(messages).values(
                 session_id=session_id, role="assistant", content="", reasoning="", status="generating",
-                reply_to=human["id"], model=chosen[0], engine=chosen[1], timestamp=created, created_at=created,
-                updated_at=created).returning(*MESSAGE_COLS))).first())
+                reply_to=human["id"], model=chosen[0], engine=chosen[1], parent_id=parent,
+                connection=connection if chosen[1] == "stream" else None, timestamp=created, created_at=created,
+                updated_at=created).returning(messages.c.id))).scalar_one()
+            await make_active(conn, session_id, parent, new_id)
             await conn.execute(update(sessions).where(sessions.c.id == session_id).values(updated_at=created))
-            return AnswerStart(human, None, message, history, attached)
+            return AnswerStart(human, None, await message_by_id(conn, new_id), history, attached)
 
         return await self.run(run, write=True)
 
-    async def history(self, session_id: int, before_message_id: int, limit: int) -> list[tuple[str, str]]:
-        """What the model is sent: the newest ``limit`` usable messages before an id, oldest first."""
-        limit = int_value(limit, "limit", 0, MAX_ID)
+    async def history(self, session_id: int, last_id: int, limit: int) -> list[tuple[str, str]]:
+        """history_messages() without the ids: (role, content), oldest first."""
+        return [(role, content) for _id, role, content in await self.history_messages(session_id, last_id, limit)]
 
-        async def run(conn: AsyncConnection) -> list[tuple[str, str]]:
-            return [(role, content) for _, role, content in await _history(conn, session_id, before_message_id,
-                                                                            limit)]
-
-        return await self.run(run, write=False)
-
-    async def history_messages(self, session_id: int, before_message_id: int, limit: int
-                               ) -> list[tuple[int, str, str]]:
-        """history() with each message's id: (id, role, content), oldest first."""
+    async def history_messages(self, session_id: int, last_id: int, limit: int) -> list[tuple[int, str, str]]:
+        """What the model is sent: the newest ``limit`` usable messages of the branch that ends with ``last_id``
+        (inclusive), as (id, role, content), oldest first. Other branches never reach the model."""
         limit = int_value(limit, "limit", 0, MAX_ID)
 
         async def run(conn: AsyncConnection) -> list[tuple[int, str, str]]:
-            return await _history(conn, session_id, before_message_id, limit)
+            return await _history(conn, session_id, last_id, limit)
 
         return await self.run(run, write=False)
+
+    async def reopen_answer(self, message_id: int) -> None:
+        """An answer that is being continued is generating again (its text and usage are kept)."""
+        async def run(conn: AsyncConnection) -> None:
+            await conn.execute(update(messages).where(messages.c.id == message_id).values(
+                status="generating", finish_reason=None, error=None, error_code=None, updated_at=now()))
+
+        await self.run(run, write=True)
 
     async def generating_message(self, session_id: int) -> Record | None:
         async def run(conn: AsyncConnection) -> Record | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.errors import InvalidParameter, NotFound
@@ -43,6 +43,17 @@ async def bind(conn: AsyncConnection, user_id: str, session_id: int, message_id:
         raise NotFound("Attachment not found (or already sent)")
     await conn.execute(update(attachments).where(attachments.c.id.in_(ids)).values(message_id=message_id))
     return [chip(found[i]) for i in ids]
+
+
+async def copy_to(conn: AsyncConnection, from_message_id: int, to_message_id: int) -> list[dict[str, object]]:
+    """The files of a question, attached again to a new version of it (an edit keeps them); their chips."""
+    columns = [c.name for c in attachments.columns if c.name not in ("id", "message_id")]
+    source = select(*[attachments.c[c] for c in columns], literal(to_message_id).label("message_id")).where(
+        attachments.c.message_id == from_message_id).order_by(attachments.c.id)
+    await conn.execute(insert(attachments).from_select([*columns, "message_id"], source))
+    rows = await conn.execute(select(*_PUBLIC_COLS).where(attachments.c.message_id == to_message_id)
+                              .order_by(attachments.c.id))
+    return [chip(dict(r._mapping)) for r in rows]
 
 
 def chips_json(chips: list[dict[str, object]]) -> str:

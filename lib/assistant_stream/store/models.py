@@ -40,6 +40,14 @@ sessions = Table(
     Column("context_chat", Boolean, nullable=False, server_default="0"),
     # The user named it: a generated title never replaces it (migration 0004).
     Column("title_manual", Boolean, nullable=False, server_default="0"),
+    # Migration 0006. The first message of the branch shown (messages.active_child_id leads on from there).
+    Column("active_root_id", Integer, nullable=True),
+    # The conversation's options; NULL: the admin's default (core/presets.py checks them).
+    Column("connection", String(64), nullable=True),
+    Column("model", String(256), nullable=True),
+    Column("system_prompt", Text, nullable=True),
+    Column("temperature", Float, nullable=True),
+    Column("max_tokens", Integer, nullable=True),
     Index("ix_sessions_user_id_timestamp", "user_id", "timestamp"),
     sqlite_autoincrement=True,
 )
@@ -65,6 +73,12 @@ messages = Table(
     # How long the model reasoned before its first word, and how long a rate limit asked to wait (0004).
     Column("thinking_ms", Integer, nullable=True),
     Column("retry_after", Integer, nullable=True),
+    # Migration 0006: messages form a tree. parent_id is the message before this one on its branch (NULL: the
+    # first), active_child_id the child the shown branch continues with. No FKs: store/tree.py keeps both
+    # consistent when a message is deleted, and a dangling id only ends a walk early.
+    Column("parent_id", Integer, nullable=True),
+    Column("active_child_id", Integer, nullable=True),
+    Column("connection", String(64), nullable=True),  # the connection whose model wrote this answer
     Column("prompt_tokens", Integer, nullable=True),
     Column("completion_tokens", Integer, nullable=True),
     Column("total_tokens", Integer, nullable=True),
@@ -80,6 +94,7 @@ messages = Table(
     Index("ix_messages_session_id_id", "session_id", "id"),
     Index("ix_messages_status", "status"),
     Index("ix_messages_session_id_reply_to", "session_id", "reply_to"),
+    Index("ix_messages_session_id_parent_id", "session_id", "parent_id"),
     sqlite_autoincrement=True,
 )
 
@@ -158,12 +173,33 @@ settings_seen = Table(
     Column("value", Text, nullable=True),
 )
 
-SESSION_FIELDS = ("id", "user_id", "title", "timestamp", "updated_at", "context_chat", "title_manual")
 # What a message's ``attachments`` JSON (its chips) and the attach routes show of an attachment.
 ATTACHMENT_FIELDS = ("id", "name", "kind", "mime", "size", "source", "file_id", "path", "chars", "truncated")
+# A user's own presets (migration 0006); the admin's shared ones live in the app config.
+presets = Table(
+    "presets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(256), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("system_prompt", Text, nullable=True),
+    Column("temperature", Float, nullable=True),
+    Column("max_tokens", Integer, nullable=True),
+    Column("connection", String(64), nullable=True),
+    Column("model", String(256), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_presets_user_id", "user_id"),
+    sqlite_autoincrement=True,
+)
+
+SESSION_FIELDS = ("id", "user_id", "title", "timestamp", "updated_at", "context_chat", "title_manual", "connection",
+                  "model")
+OPTION_FIELDS = ("connection", "model", "system_prompt", "temperature", "max_tokens")
+PRESET_FIELDS = ("id", "name", *OPTION_FIELDS)
 MESSAGE_FIELDS = (
     "id", "session_id", "role", "content", "timestamp", "ocp_task_id", "sources", "attachments",
     "reasoning", "status", "error", "finish_reason", "reply_to", "model", "prompt_tokens",
     "completion_tokens", "total_tokens", "tokens_per_second", "updated_at", "engine", "error_code",
-    "thinking_ms", "retry_after", "usage_estimated",
+    "thinking_ms", "retry_after", "usage_estimated", "parent_id", "connection",
 )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..core.errors import NotFound
 from ..core.limits import MAX_TITLE
 from .database import Database
-from .models import SESSION_FIELDS, messages, sessions
+from .models import OPTION_FIELDS, SESSION_FIELDS, messages, sessions
 from .values import Record, id_value, int_value, now, text_value
 
 _SESSION_COLS = [sessions.c[f] for f in SESSION_FIELDS]
@@ -133,3 +133,28 @@ class SessionQueries(Database):
             await conn.execute(delete(sessions).where(sessions.c.id == session_id))
 
         await self.run(run, write=True)
+
+    async def session_options(self, user_id: str, session_id: int) -> Record:
+        """The conversation's model and prompt options (None: the admin's default)."""
+        async def run(conn: AsyncConnection) -> Record:
+            row = (await conn.execute(select(*[sessions.c[f] for f in OPTION_FIELDS]).where(
+                sessions.c.id == id_value(session_id, "Session"), sessions.c.user_id == user_id))).first()
+            if row is None:
+                raise NotFound("Session not found")
+            return dict(row._mapping)
+
+        return await self.run(run, write=False)
+
+    async def set_session_options(self, user_id: str, session_id: int, values: Record) -> Record:
+        """Change the options named in ``values`` (checked by the caller; None sets the default back)."""
+        changes = {k: v for k, v in values.items() if k in OPTION_FIELDS}
+
+        async def run(conn: AsyncConnection) -> Record:
+            await session_of(conn, user_id, session_id)
+            if changes:
+                await conn.execute(update(sessions).where(sessions.c.id == session_id).values(**changes))
+            row = (await conn.execute(select(*[sessions.c[f] for f in OPTION_FIELDS])
+                                      .where(sessions.c.id == session_id))).one()
+            return dict(row._mapping)
+
+        return await self.run(run, write=True)

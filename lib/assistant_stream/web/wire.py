@@ -1,4 +1,4 @@
-"""The wire contract in one place: SSE events (started, chunk, reasoning, done, error), poll bodies, answers.
+"""The wire contract in one place: SSE events (started, chunk, reasoning, done, error), poll bodies, answers, errors.
 
 Every payload is built here from an AnswerView, whether the answer is live or stored, so that a replay
 from the database is byte for byte what the live stream sent. Message JSON is the stored record itself
@@ -71,7 +71,7 @@ def ends_in_error(view: AnswerView) -> bool:
 
 def started(view: AnswerView) -> dict[str, Any]:
     return {"started": True, "messageId": view.message_id, "replyTo": view.reply_to, "model": view.model,
-            "engine": view.engine}
+            "engine": view.engine, "connection": view.connection}
 
 
 def final(view: AnswerView, admin: bool = False) -> tuple[Kind, dict[str, Any]]:
