@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant_stream.chat.engines import EngineSelector, engine_name
+from assistant_stream.chat.models import plan
 from assistant_stream.core.env import AppEnv
 from assistant_stream.core.errors import NotConfigured
 from assistant_stream.core.settings import build_settings
@@ -21,15 +22,16 @@ async def test_the_provider_wins_then_taskprocessing_then_a_clear_refusal(nextcl
     try:
         selector = EngineSelector(client, TaskProcessingEngine(nc.taskprocessing))
         configured = build_settings({"STREAMING_API_URL": "http://127.0.0.1:9/v1"}, {})
-        assert isinstance(await selector(configured, "alice"), ProviderEngine)
+        assert isinstance(await selector(configured, "alice", plan(configured, {})), ProviderEngine)
         fallback = build_settings({}, {})
-        assert (await selector(fallback, "alice")).name == "taskprocessing"
+        nothing = plan(fallback, {})
+        assert (await selector(fallback, "alice", nothing)).name == "taskprocessing"
         nextcloud.taskprocessing.available = False
         with pytest.raises(NotConfigured) as info:
-            await selector(fallback, "bob")
+            await selector(fallback, "bob", nothing)
         assert "no text processing provider" in info.value.message
         with pytest.raises(NotConfigured) as info:
-            await EngineSelector(client, None)(fallback, "alice")
+            await EngineSelector(client, None)(fallback, "alice", nothing)
         assert "streaming_api_url" in info.value.message
     finally:
         await client.aclose()

@@ -59,3 +59,17 @@ def test_paced_answer_has_its_speed() -> None:
     assert timed(31, 10.0, 13.0).tokens_per_second() == pytest.approx(10.0)
     # The provider's own token count wins over the number of chunks.
     assert timed(MIN_RATE_CHUNKS, 10.0, 12.0, completion_tokens=41).tokens_per_second() == pytest.approx(20.0)
+
+
+def test_a_continued_answer_starts_from_its_text_and_adds_its_tokens() -> None:
+    gen = Generation(key="m1", kind="answer", user_id="a", session_id=1, message_id=1, reply_to=None,
+                     model="m", engine="stream")
+    gen.start_from("so far", "thought", Usage(5, 10, 15))
+    assert (gen.text, gen.text_len, gen.prefix_len, gen.reasoning) == ("so far", 6, 6, "thought")
+    assert gen.total_usage == Usage(5, 10, 15)
+    gen.usage = Usage(7, 3, None)
+    assert gen.total_usage == Usage(12, 13, 15)
+    fresh = Generation(key="m2", kind="answer", user_id="a", session_id=1, message_id=2, reply_to=None,
+                       model="m", engine="stream")
+    fresh.start_from("", "", None)
+    assert (fresh.text, fresh.total_usage) == ("", None)

@@ -12,14 +12,22 @@ import pytest
 from assistant_stream.chat.answer import AnswerView
 from assistant_stream.chat.generation import Generation
 from assistant_stream.chat.manager import GenerationManager
+from assistant_stream.chat.models import AnswerPlan
 from assistant_stream.core.config_store import ConfigStore
-from assistant_stream.core.errors import MessageNotFound, NothingToTitle, ProviderAuthError, SessionBusy, ShuttingDown
+from assistant_stream.core.errors import (
+    MessageNotFound,
+    ModelNotAllowed,
+    NothingToTitle,
+    ProviderAuthError,
+    SessionBusy,
+    ShuttingDown,
+)
 from assistant_stream.core.events import Finish, ReasoningDelta, TextDelta, Usage
 from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
 from tests.support.engines import ListEngine, always
+from tests.support.generations import A, finished, new_manager, question
 
-A = "alice"
 WORDS = [TextDelta(w) for w in ("one ", "two ", "three")]
 
 Make = Callable[..., GenerationManager]
@@ -37,28 +45,13 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
 async def make(storage: Storage) -> AsyncIterator[Make]:
     made: list[GenerationManager] = []
 
-    def factory(engine: ListEngine, *, eventlog: MemoryEventLog | None = None, **kw: Any) -> GenerationManager:
-        environ = {"STREAMING_MODEL": "m", **kw.pop("environ", {})}
-        manager = GenerationManager(storage=storage, config=ConfigStore(None, environ=environ),
-                                    eventlog=eventlog if eventlog is not None else MemoryEventLog(),
-                                    engine_for=always(engine), **kw)
-        made.append(manager)
+    def factory(engine: ListEngine, **kw: Any) -> GenerationManager:
+        made.append(manager := new_manager(storage, engine, **kw))
         return manager
 
     yield factory
     for manager in made:
         await manager.shutdown()
-
-
-async def question(storage: Storage, text: str = "Hi?") -> tuple[int, int]:
-    sid = (await storage.create_session(A, None, None))["id"]
-    return sid, (await storage.add_message(A, sid, "human", text))["id"]
-
-
-async def finished(gen: Generation) -> Generation:
-    assert gen.task is not None
-    await asyncio.wait_for(gen.task, 5)
-    return gen
 
 
 async def test_an_answer_runs_to_its_end_and_is_saved(make: Make, storage: Storage) -> None:
@@ -144,13 +137,15 @@ async def test_stop_keeps_the_partial_text_as_cancelled(make: Make, storage: Sto
         await manager.stop(A, sid, (await storage.add_message(A, sid, "human", "unanswered"))["id"])
 
 
-async def test_regenerate_replaces_the_old_answer(make: Make, storage: Storage) -> None:
+async def test_regenerate_adds_a_version_next_to_the_old_answer(make: Make, storage: Storage) -> None:
     manager = make(ListEngine(WORDS))
     sid, mid = await question(storage)
     first = await finished(await manager.answer(A, sid, mid))
     again = await finished(await manager.regenerate(A, sid, first.message_id or 0))
     assert again.reply_to == mid and again.message_id != first.message_id
     assert [m["id"] for m in await storage.list_messages(A, sid, 20, 0)] == [mid, again.message_id]
+    old = await storage.get_message(A, sid, first.message_id or 0)
+    assert old["content"] == "one two three" and old["sibling_ids"] == [first.message_id, again.message_id]
     with pytest.raises(MessageNotFound):
         await manager.regenerate(A, sid, mid)  # a question is not an answer
 
@@ -194,3 +189,31 @@ async def test_progress_is_saved_while_the_answer_runs(storage: Storage) -> None
     hold.set()
     await finished(gen)
     await manager.shutdown()
+
+
+async def test_the_conversations_model_and_options_reach_the_engine(storage: Storage) -> None:
+    plans: list[AnswerPlan] = []
+    engine = ListEngine(WORDS)
+
+    async def engine_for(_settings: object, _user: str, chosen: AnswerPlan) -> ListEngine:
+        plans.append(chosen)
+        return engine
+
+    environ = {"STREAMING_API_URL": "http://seed/v1", "STREAMING_MODEL": "m",
+               "CONNECTIONS": '[{"id": "lab", "url": "http://lab/v1", "models": ["llama"]}]'}
+    manager = GenerationManager(storage=storage, config=ConfigStore(None, environ=environ),
+                                eventlog=MemoryEventLog(), engine_for=engine_for)
+    try:
+        sid, mid = await question(storage)
+        await storage.set_session_options(A, sid, {"connection": "lab", "model": "llama", "system_prompt": "Mine."})
+        gen = await finished(await manager.answer(A, sid, mid))
+        row = await storage.get_message(A, sid, gen.message_id or 0)
+        assert (row["model"], row["connection"], plans[-1].system_prompt) == ("llama", "lab", "Mine.")
+        assert engine.prompts[-1][0].content == "Mine."
+        await storage.set_session_options(A, sid, {"model": "gone"})
+        with pytest.raises(ModelNotAllowed):
+            await manager.regenerate(A, sid, gen.message_id or 0)
+        title = await finished(await manager.title(A, sid))  # a title falls back to the default model
+        assert title.model == "m"
+    finally:
+        await manager.shutdown()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from assistant_stream.chat.prompt import FileContext, build_messages
+from assistant_stream.chat.prompt import FileContext, build_messages, build_prompt, with_partial
 from assistant_stream.core.events import ChatMessage
+from assistant_stream.core.settings import build_settings
 
 # --- build_messages ---------------------------------------------------------------------------------
 
@@ -101,3 +102,12 @@ def test_images_only_for_vision_models() -> None:
 def test_truncated_at_attach_time_is_said() -> None:
     out = build([("human", "q")], {0: FileContext(files=(("big.pdf", "start", True),))})
     assert "start\n[the rest of this file was cut off]" in out[0].content
+def test_a_conversations_system_prompt_and_the_prompt_to_continue() -> None:
+    settings = build_settings({"SYSTEM_PROMPT": "Admin.", "HISTORY_MAX_CHARS": "40"}, {})
+    history = [("human", "q")]
+    assert build_prompt(history, settings)[0] == ChatMessage("system", "Admin.")
+    assert build_prompt(history, settings, system_prompt="Mine.")[0] == ChatMessage("system", "Mine.")
+    assert [m.role for m in build_prompt(history, settings, system_prompt="")] == ["user"]  # explicitly none
+    messages = with_partial(build_prompt(history, settings), "x" * 50 + "the end", settings)
+    assert [m.role for m in messages] == ["system", "user", "assistant"]
+    assert messages[-1].content == ("x" * 50 + "the end")[-20:]  # half the budget, the end the model goes on from

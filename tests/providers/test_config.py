@@ -14,3 +14,16 @@ def test_settings_become_a_request_config() -> None:
     assert config.first_byte_timeout == config.idle_timeout == 30.0 and config.connect_timeout == 10.0
     assert config.max_tokens is None and config.temperature == 0.3  # 0 and < 0 mean: let the provider decide
     assert provider_config(build_settings({"TEMPERATURE": "-1"}, {})).temperature is None
+
+
+def test_a_connection_and_a_conversations_options_win_over_the_seed() -> None:
+    settings = build_settings({"STREAMING_API_URL": "http://seed/v1", "STREAMING_API_KEY": "seed-key",
+                               "MAX_TOKENS": "500", "TEMPERATURE": "0.3",
+                               "CONNECTIONS": '[{"id": "lab", "url": "http://lab/v1", "models": ["llama"]}]',
+                               "CONNECTION_LAB_API_KEY": "lab-key"}, {})
+    lab = settings.connection_list[1]
+    config = provider_config(settings, lab, "llama", temperature=0.0, max_tokens=64)
+    assert (config.url, config.api_key, config.model) == ("http://lab/v1", "lab-key", "llama")
+    assert (config.temperature, config.max_tokens) == (0.0, 64)  # 0.0 is a choice, not "unset"
+    defaults = provider_config(settings, lab, "llama")
+    assert (defaults.temperature, defaults.max_tokens) == (0.3, 500)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
+from assistant_stream.core.settings import build_settings
 from assistant_stream.providers.config import ProviderConfig
-from assistant_stream.providers.diagnostics import diagnose
+from assistant_stream.providers.diagnostics import diagnose, diagnose_settings
 from assistant_stream.providers.transport import ProviderClient
 from tests.support.scripted_provider import (
     ScriptedProvider,
@@ -88,3 +90,18 @@ async def test_connection_stream_broken(
     report = await diagnose(provider_client, scripted_provider.config())
     assert report.ok is False and report.checks["streams"] is False and report.checks["model_exists"] is True
     assert "text/html" in report.summary
+
+
+async def test_each_connection_can_be_tested_with_its_first_model(
+    scripted_provider: ScriptedProvider, provider_client: ProviderClient
+) -> None:
+    scripted_provider.on("GET", "/v1/models", error_response(200, MODELS))
+    scripted_provider.always(openai_stream(["OK"]))
+    lab = {"id": "lab", "name": "Lab", "url": scripted_provider.base_url, "models": ["other", "test-model"]}
+    settings = build_settings({"CONNECTIONS": json.dumps([lab]), "CONNECTION_LAB_API_KEY": "sk-lab"}, {})
+    report = await diagnose_settings(provider_client, settings)  # no seed: the first connection is tested
+    assert report.ok and "'other' exists" in report.summary
+    assert scripted_provider.requests[-1].headers["authorization"] == "Bearer sk-lab"
+    assert (await diagnose_settings(provider_client, settings, "lab")).ok
+    missing = await diagnose_settings(provider_client, settings, "gone")
+    assert (missing.ok, missing.summary) == (False, "There is no connection 'gone' with a model to test.")

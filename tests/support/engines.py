@@ -43,7 +43,7 @@ class ListEngine:
 
 def always(engine: ListEngine):  # type: ignore[no-untyped-def]
     """An engine_for that picks ``engine`` for everyone."""
-    async def engine_for(_settings: Settings, _user: str) -> ListEngine:
+    async def engine_for(_settings: Settings, _user: str, _plan: object = None) -> ListEngine:
         return engine
 
     return engine_for

@@ -144,6 +144,9 @@ async def test_schemathesis_no_5xx_and_every_response_matches_the_schema(
         task = (await c.get("/chat/generate", params={"sessionId": sid})).json()["taskId"]
         await wait_done(c, sid, task)
     schema_dict = (await c.get("/openapi.json")).json()
+    # It writes into the user's Files: with no Nextcloud here its right answer is 502 nextcloud_error (checked in
+    # tests/web/test_api_export.py); tests/nextcloud_real saves into a real Nextcloud.
+    del schema_dict["paths"]["/chat/export_to_files"]
     began = time.monotonic()
     stats = await asyncio.to_thread(_fuzz, schema_dict, app.url, appapi_headers(FUZZ_USER, app.environ["APP_SECRET"]))
     elapsed = time.monotonic() - began

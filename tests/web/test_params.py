@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from assistant_stream.core.errors import InvalidJson, InvalidParameter, MissingParameter, TooLarge, TooLong
 from assistant_stream.core.limits import MAX_BODY
-from assistant_stream.web.params import P, read
+from assistant_stream.web.params import ABSENT, P, read
 
 PARAMS = [P("sessionId"), P("title", "str", required=False, max_len=5), P("first", "bool", required=False,
                                                                          default=False),
@@ -88,3 +88,18 @@ async def test_a_client_gone_while_its_body_is_read_is_a_clear_error() -> None:
 
     with pytest.raises(InvalidInput, match="cut off"):  # not an unexpected error in the log
         await read(Request(scope, gone), PARAMS)
+
+
+async def test_nullable_parameters_tell_null_from_not_sent_and_json_ones_take_lists() -> None:
+    params = [P("model", "str", required=False, nullable=True), P("temperature", "float", required=False,
+                                                                  minimum=0, maximum=2, nullable=True),
+              P("items", "json", required=False)]
+    got = await read(request("PUT", "", json.dumps({"model": None, "items": [1, {"a": 2}]}).encode()), params)
+    assert got == {"model": None, "temperature": ABSENT, "items": [1, {"a": 2}]}
+    got = await read(request("PUT", "temperature=1.5", b"{}"), params)
+    assert got["temperature"] == 1.5 and got["model"] is ABSENT
+    with pytest.raises(InvalidParameter, match="temperature must be at most 2"):
+        await read(request("PUT", "", json.dumps({"temperature": 3}).encode()), params)
+    with pytest.raises(InvalidParameter, match="items must be sent in a JSON request body"):
+        await read(request("GET", "items=[1]"), params)
+    assert params[0].schema() == {"type": ["string", "null"]} and params[2].schema() == {}

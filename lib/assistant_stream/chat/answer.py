@@ -37,6 +37,7 @@ class AnswerView:
     message: Record | None = None
     title: str | None = None
     first_token: bool = False  # the engine has sent text (TaskProcessing's "running" vs "scheduled")
+    connection: str | None = None  # the connection whose model writes it
 
     @property
     def done(self) -> bool:
@@ -51,17 +52,17 @@ class AnswerView:
         return cls(
             kind=gen.kind, message_id=gen.message_id, reply_to=gen.reply_to, model=gen.model, engine=gen.engine,
             status=gen.status if ended else "generating", text=gen.text, reasoning=gen.reasoning,
-            finish_reason=gen.finish_reason, usage=gen.usage, tokens_per_second=gen.tokens_per_second(),
+            finish_reason=gen.finish_reason, usage=gen.total_usage, tokens_per_second=gen.tokens_per_second(),
             error=gen.error if gen.status == "error" else None,
             message=gen.final_message if ended else stored,
             title=clean_title(gen.text) if gen.kind == "title" else None,
-            first_token=gen.first_token_at is not None)
+            first_token=gen.first_token_at is not None, connection=gen.connection)
 
     @classmethod
     def started(cls, gen: Generation) -> AnswerView:
         """What the ``started`` event tells: who answers what, and how."""
         return cls(kind=gen.kind, message_id=gen.message_id, reply_to=gen.reply_to, model=gen.model,
-                   engine=gen.engine, status="generating", text="", reasoning="")
+                   engine=gen.engine, status="generating", text="", reasoning="", connection=gen.connection)
 
     @classmethod
     def of_row(cls, row: Record) -> AnswerView:
@@ -77,7 +78,7 @@ class AnswerView:
             finish_reason=row["finish_reason"], usage=Usage(*counts) if any(c is not None for c in counts) else None,
             tokens_per_second=row["tokens_per_second"],
             error=from_code(row["error_code"], row["error"]) if failed else None, message=row,
-            first_token=False)
+            first_token=False, connection=row.get("connection"))
 
 
 def dump_view(view: AnswerView) -> bytes:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..store.answers import AnswerStart
+from ..store.messages import At
 from ..store.usage import Accounting
 from ..store.values import Record
 
@@ -24,15 +25,20 @@ class AnswerStore(Protocol):
 
     async def answer_to(self, user_id: str, session_id: int, human_message_id: int) -> Record | None: ...
 
+    async def session_options(self, user_id: str, session_id: int) -> Record: ...
+
     async def add_message(self, user_id: str, session_id: int, role: str, content: str,
                           timestamp: int | None = None, *, status: str = "done", reply_to: int | None = None,
-                          model: str | None = None, engine: str | None = None, session_title: str | None = None,
-                          replaces: int | None = None, attachment_ids: Sequence[int] = ()) -> Record: ...
+                          model: str | None = None, engine: str | None = None, connection: str | None = None,
+                          session_title: str | None = None, parent: int | At | None = At.LEAF,
+                          attachment_ids: Sequence[int] = (), files_of: int | None = None) -> Record: ...
 
-    async def history(self, session_id: int, before_message_id: int, limit: int) -> list[tuple[str, str]]: ...
+    async def history(self, session_id: int, last_id: int, limit: int) -> list[tuple[str, str]]: ...
+
+    async def reopen_answer(self, message_id: int) -> None: ...
 
     async def start_answer(self, user_id: str, session_id: int, human_id: int | None, *, history_limit: int,
-                           model: str, engine: str, replaces: int | None = None,
+                           model: str, engine: str, connection: str | None = None, beside: int | None = None,
                            documents: tuple[str, str] | None = None) -> AnswerStart: ...
 
     async def save_progress_many(self, answers: list[tuple[int, str, str]]) -> None: ...
@@ -56,7 +62,7 @@ class AnswerStore(Protocol):
 
     async def add_usage(self, entry: Accounting) -> None: ...
 
-    async def history_messages(self, session_id: int, before_message_id: int, limit: int
+    async def history_messages(self, session_id: int, last_id: int, limit: int
                                ) -> list[tuple[int, str, str]]: ...
 
     async def attachments_for(self, message_ids: list[int]) -> dict[int, list[Record]]: ...

@@ -13,8 +13,7 @@ from .prompt import FileContext, build_prompt
 
 
 class ContextStore(Protocol):
-    async def history_messages(self, session_id: int, before_message_id: int, limit: int
-                               ) -> list[tuple[int, str, str]]: ...
+    async def history_messages(self, session_id: int, last_id: int, limit: int) -> list[tuple[int, str, str]]: ...
 
     async def attachments_for(self, message_ids: list[int]) -> dict[int, list[Record]]: ...
 
@@ -22,19 +21,21 @@ class ContextStore(Protocol):
 
 
 async def answer_prompt(storage: ContextStore, session_id: int, human_id: int, settings: Settings,
-                        model: str) -> list[ChatMessage]:
-    rows = await storage.history_messages(session_id, human_id + 1, max(1, settings.history_length))
+                        model: str, system_prompt: str | None = None) -> list[ChatMessage]:
+    """The branch that ends with the question ``human_id`` (never another version), its files, and the system
+    prompt (the conversation's, else the admin's)."""
+    rows = await storage.history_messages(session_id, human_id, max(1, settings.history_length))
     attached = await storage.attachments_for([i for i, role, _ in rows if role == "human"])
-    return await prompt_of(storage, rows, attached, settings, model)
+    return await prompt_of(storage, rows, attached, settings, model, system_prompt)
 
 
 async def prompt_of(storage: ContextStore, rows: list[tuple[int, str, str]], attached: dict[int, list[Record]],
-                    settings: Settings, model: str) -> list[ChatMessage]:
+                    settings: Settings, model: str, system_prompt: str | None = None) -> list[ChatMessage]:
     """The prompt from history rows and their files as already read (store.answers.start_answer reads both
     in the answer's one transaction); image bytes are read only when a vision model gets images."""
     history = [(role, content) for _, role, content in rows]
     if not attached:
-        return build_prompt(history, settings, model=model)
+        return build_prompt(history, settings, model=model, system_prompt=system_prompt)
     vision = settings.vision(model)
     # Images are re-sent with every answer, so only the newest few: each can be megabytes.
     image_ids: list[int] = []
@@ -53,4 +54,4 @@ async def prompt_of(storage: ContextStore, rows: list[tuple[int, str, str]], att
             files=tuple((r["name"], r["text"], bool(r["truncated"])) for r in items if r["kind"] == "text"),
             images=tuple((r["name"], image_data_uri(r["mime"], images[r["id"]]) if r["id"] in images else "")
                          for r in items if r["kind"] == "image"))
-    return build_prompt(history, settings, files=files, model=model)
+    return build_prompt(history, settings, files=files, model=model, system_prompt=system_prompt)

@@ -17,6 +17,7 @@ from ..providers.config import provider_config
 from ..providers.engine import ProviderEngine
 from ..providers.taskprocessing import ContextChatEngine, TaskProcessingEngine
 from ..providers.transport import ProviderClient
+from .models import TASKPROCESSING_MODEL, AnswerPlan
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,16 @@ def engine_name(settings: Settings, env: AppEnv) -> str | None:
 
 
 class EngineSelector:
-    """``await selector(settings, user)`` -> the engine to use, or NotConfigured saying what to set."""
+    """``await selector(settings, user, plan)`` -> the engine to use, or NotConfigured saying what to set."""
 
     def __init__(self, provider: ProviderClient, taskprocessing: TaskProcessingEngine | None) -> None:
         self._provider = provider
         self._taskprocessing = taskprocessing
 
-    async def __call__(self, settings: Settings, user_id: str) -> Engine:
-        if settings.streaming_configured:
-            return ProviderEngine(self._provider, provider_config(settings))
+    async def __call__(self, settings: Settings, user_id: str, plan: AnswerPlan) -> Engine:
+        if plan.connection is not None:
+            return ProviderEngine(self._provider, provider_config(
+                settings, plan.connection, plan.model, temperature=plan.temperature, max_tokens=plan.max_tokens))
         if settings.taskprocessing_fallback and self._taskprocessing is not None:
             if await self._taskprocessing.available(user_id):
                 return self._taskprocessing
@@ -55,7 +57,6 @@ class EngineSelector:
                                 "no text processing provider for chat (install one, e.g. integration_openai)")
         raise NotConfigured("No AI provider is configured: the administrator must set streaming_api_url "
                             "(occ app_api:app:config:set assistant_stream streaming_api_url --value=...)")
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +93,9 @@ class DocumentsCheck:
         return self._engine
 
 
-def model_name(engine: str, settings: Settings) -> str:
-    """What an answer of ``engine`` stores as its model."""
-    return {"stream": settings.streaming_model, "context_chat": "context_chat"}.get(engine, "nextcloud")
+def model_name(engine: str, chosen: AnswerPlan) -> str:
+    """What an answer of ``engine`` stores as its model: the chosen one, or the engine that stands for one."""
+    return {"stream": chosen.model, "context_chat": "context_chat"}.get(engine, TASKPROCESSING_MODEL)
 
 
 class FailedEngine:

@@ -43,6 +43,10 @@ class Generation:
     model: str
     engine: str
     deadline: float = 900.0  # seconds the whole answer may take
+    connection: str | None = None  # the connection whose model writes it (None: TaskProcessing, a title)
+    # A continued answer: its text so far (the first part of ``text``) and the tokens already spent on it.
+    prefix_len: int = 0
+    base_usage: Usage | None = None
     started_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
     first_reasoning_at: float | None = None  # the model began to think (shown as "Thought for N s")
@@ -85,6 +89,21 @@ class Generation:
             return None
         end = self.first_token_at if self.first_token_at is not None else (self.last_token_at or time.monotonic())
         return max(0, round((end - self.first_reasoning_at) * 1000))
+
+    @property
+    def total_usage(self) -> Usage | None:
+        """The tokens of the whole answer: a continued answer adds this run's to those spent before."""
+        if self.base_usage is None or self.usage is None:
+            return self.usage or self.base_usage
+        return Usage(*(None if a is None and b is None else (a or 0) + (b or 0) for a, b in zip(
+            (self.base_usage.prompt_tokens, self.base_usage.completion_tokens, self.base_usage.total_tokens),
+            (self.usage.prompt_tokens, self.usage.completion_tokens, self.usage.total_tokens), strict=True)))
+
+    def start_from(self, text: str, reasoning: str, usage: Usage | None) -> None:
+        """Continue an answer: its text and reasoning so far come first, its tokens count on."""
+        self.text_parts, self.text_len, self.prefix_len = ([text], len(text), len(text)) if text else ([], 0, 0)
+        self.reasoning_parts, self.reasoning_len = ([reasoning], len(reasoning)) if reasoning else ([], 0)
+        self.base_usage = usage
 
     @property
     def live(self) -> bool:

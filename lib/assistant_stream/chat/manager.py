@@ -16,17 +16,21 @@ from ..store.values import Record
 from .answer_store import AnswerStore
 from .budgets import BudgetGuard
 from .context import prompt_of
+from .continuation import check_continuable, prepare, usage_of
 from .coordination import Coordinator
 from .engines import Engine, FailedEngine, model_name
 from .eventlog import EventLog
 from .generation import Generation, answer_key, title_key
+from .models import AnswerPlan, plan, plan_or_default
 from .persistence import AnswerSaver
 from .runner import Runner
-from .takeover import Takeover, wait_for_end
+from .stops import Stops
+from .takeover import Takeover
 from .titles import title_prompt
 from .usage import UsageMeter
 
-EngineFor = Callable[[Settings, str], Awaitable[Engine]]  # raises NotConfigured
+EngineFor = Callable[[Settings, str, AnswerPlan], Awaitable[Engine]]  # raises NotConfigured
+DocumentsEngineFor = Callable[[Settings, str], Awaitable[Engine]]  # "Ask my documents": raises NotConfigured
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +43,7 @@ class GenerationManager:
 
     def __init__(self, *, storage: AnswerStore, config: ConfigStore, eventlog: EventLog, engine_for: EngineFor,
                  coordinator: Coordinator | None = None, save_interval: float = 1.0, shutdown_grace: float = 10.0,
-                 documents_engine_for: EngineFor | None = None, budget: BudgetGuard | None = None) -> None:
+                 documents_engine_for: DocumentsEngineFor | None = None, budget: BudgetGuard | None = None) -> None:
         self._storage, self._config, self._log, self._engine_for = storage, config, eventlog, engine_for
         self._save_interval, self._shutdown_grace = save_interval, shutdown_grace
         self._documents_engine_for = documents_engine_for  # "Ask my documents" (context_chat); None without Nextcloud
@@ -54,9 +58,10 @@ class GenerationManager:
         self._title_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
-        self._coord.on_stop, self._coord.on_lost = self._stop_here, self._lost
+        self._stops = Stops(storage, eventlog, self._coord, self._by_key)
+        self._coord.on_stop, self._coord.on_lost = self._stops.here, self._stops.lost
         if hasattr(eventlog, "on_lost"):  # a shared log learns it first when another process took an answer over
-            eventlog.on_lost = self._lost  # type: ignore[attr-defined]
+            eventlog.on_lost = self._stops.lost  # type: ignore[attr-defined]
 
     def start_background(self) -> None:
         self._spawn(self._save_loop(), "generation-saver")
@@ -142,23 +147,24 @@ class GenerationManager:
         return await self._start(token, user_id, session_id, human_message_id, settings)
 
     async def regenerate(self, user_id: str, session_id: int, message_id: int) -> Generation:
+        """A new version of an answer, next to it (the old one stays, one arrow away)."""
         settings = await self._settings()
         gen = await self._start(await self._begin(user_id, session_id, settings), user_id, session_id, None, settings,
-                                replaces=message_id)
-        assert isinstance(gen, Generation)  # a replacement is always new
+                                beside=message_id)
+        assert isinstance(gen, Generation)  # a new version is always new
         return gen
 
     async def _start(self, token: str, user_id: str, session_id: int, human_id: int | None, settings: Settings,
-                     *, replaces: int | None = None) -> Generation | Record:
+                     *, beside: int | None = None) -> Generation | Record:
         """One transaction, then the provider request: nothing else stands between a reader and the model."""
         try:
-            engine = await self._engine_for(settings, user_id)
+            chosen = plan(settings, await self._storage.session_options(user_id, session_id))  # ModelNotAllowed
+            engine = await self._engine_for(settings, user_id, chosen)
             documents = ("context_chat", "context_chat") if self._documents_engine_for is not None else None
-            # The old answer of a regeneration goes in the same transaction as the new one is created, and
-            # only once nothing can refuse the new answer: a refused or failed regeneration keeps the old one.
             start = await self._storage.start_answer(
-                user_id, session_id, human_id, model=model_name(engine.name, settings), engine=engine.name,
-                history_limit=max(1, settings.history_length), replaces=replaces, documents=documents)
+                user_id, session_id, human_id, model=model_name(engine.name, chosen), engine=engine.name,
+                connection=chosen.connection_id, history_limit=max(1, settings.history_length), beside=beside,
+                documents=documents)
         except BaseException:
             self._spawn(self._release(token, None, user_id, session_id, started=False), "end")
             raise
@@ -167,19 +173,43 @@ class GenerationManager:
             assert start.existing is not None
             return self.for_message(start.existing["id"]) or start.existing
         message = start.message
-        gen = Generation(key=answer_key(message["id"]), kind="answer", user_id=user_id, session_id=session_id,
-                         message_id=message["id"], reply_to=start.human["id"], model=message["model"],
-                         engine=message["engine"], deadline=settings.answer_timeout, token=token)
-        self._by_session[session_id] = gen
-        self._coord.bind(token, gen.key, user_id=user_id, session_id=session_id, message_id=message["id"])
+        gen = self._generation(user_id, message, settings, token)
         try:
             if message["engine"] == "context_chat" and self._documents_engine_for is not None:
                 engine = await self._documents_engine_for(settings, user_id)  # the session asks its documents
+            # The question's own branch (with its files): what other versions said never reaches the model.
             prompt = await prompt_of(self._storage, start.history, start.attached, settings,  # type: ignore[arg-type]
-                                     settings.streaming_model if engine.name == "stream" else "")
+                                     chosen.model if engine.name == "stream" else "", chosen.system_prompt)
         except BaseException as exc:
             self._launch(gen, FailedEngine(exc), [])  # the row exists: it ends as this error, saved and announced
             raise
+        self._launch(gen, engine, prompt)
+        return gen
+
+    def _generation(self, user_id: str, message: Record, settings: Settings, token: str) -> Generation:
+        """The Generation of an answer whose row exists, bound to the coordinator's ``token`` and its session."""
+        gen = Generation(key=answer_key(message["id"]), kind="answer", user_id=user_id,
+                         session_id=message["session_id"], message_id=message["id"], reply_to=message["reply_to"],
+                         model=message["model"], engine=message["engine"], connection=message["connection"],
+                         deadline=settings.answer_timeout, token=token)
+        self._by_session[gen.session_id] = gen
+        self._coord.bind(token, gen.key, user_id=gen.user_id, session_id=gen.session_id, message_id=message["id"])
+        return gen
+
+    async def continue_answer(self, user_id: str, session_id: int, message_id: int) -> Generation:
+        """Go on writing an answer that was cut off; the new text is appended to the same message."""
+        answer = await self._storage.get_message(user_id, session_id, message_id)
+        check_continuable(answer)
+        settings = await self._settings()
+        token = await self._begin(user_id, session_id, settings)
+        try:
+            chosen, engine, prompt = await prepare(self._storage, self._engine_for, settings, user_id, answer)
+        except BaseException:
+            self._spawn(self._release(token, None, user_id, session_id, started=False), "end")
+            raise
+        gen = self._generation(user_id, {**answer, "model": chosen.model, "connection": chosen.connection_id}, settings,
+                               token)
+        gen.start_from(answer["content"], answer["reasoning"], usage_of(answer))
         self._launch(gen, engine, prompt)
         return gen
 
@@ -213,7 +243,9 @@ class GenerationManager:
             settings = await self._settings()
             token = await self._begin(user_id, None, settings)
             try:
-                engine = await self._engine_for(settings, user_id)
+                # The conversation's model: a user who chose a local one would not want its text sent elsewhere.
+                chosen = plan_or_default(settings, await self._storage.session_options(user_id, session_id))
+                engine = await self._engine_for(settings, user_id, chosen)
                 prompt = title_prompt(await self._storage.list_messages(user_id, session_id,
                                                                         TITLE_CONTEXT_MESSAGES, 0))
                 if prompt is None:
@@ -222,7 +254,7 @@ class GenerationManager:
                 await self._coord.end(token, None, user_id=user_id, session_id=None, started=False)
                 raise
             gen = Generation(key=title_key(session_id), kind="title", user_id=user_id, session_id=session_id,
-                             message_id=None, reply_to=None, model=settings.streaming_model, engine=engine.name,
+                             message_id=None, reply_to=None, model=chosen.model, engine=engine.name,
                              deadline=settings.answer_timeout, token=token)
             self._titles[session_id] = gen
             self._launch(gen, engine, prompt)
@@ -261,38 +293,8 @@ class GenerationManager:
             log.warning("could not release %s: %s", key or token, type(exc).__name__)
 
     async def stop(self, user_id: str, session_id: int, message_id: int) -> Record:
-        """Stop the answer to (or of) ``message_id``, in whichever process generates it; keeps the partial
-        text as ``cancelled``."""
-        message = await self._storage.get_message(user_id, session_id, message_id)
-        if message["role"] == "human":
-            answer = await self._storage.answer_to(user_id, session_id, message_id)
-            if answer is None:
-                raise MessageNotFound("There is no answer to stop")
-            message = answer
-        key = answer_key(message["id"])
-        gen = self._by_key.get(key)
-        if gen is not None and not gen.finished:  # its task may be done already, its final save not
-            await gen.cancel(stop=True)
-            if gen.final_message is not None:
-                return gen.final_message
-        elif message["status"] == "generating" and await self._coord.request_stop(key):
-            await wait_for_end(self._log, key, 10)
-        return await self._storage.get_message(user_id, session_id, message["id"])
+        """Stop the answer to (or of) ``message_id``, in whichever process generates it (chat/stops.py)."""
+        return await self._stops.stop(user_id, session_id, message_id)
 
     async def stop_session(self, user_id: str, session_id: int) -> None:
-        for gen in [g for g in self._by_key.values() if g.session_id == session_id and g.user_id == user_id]:
-            if gen.running:
-                await gen.cancel(stop=True)
-        key = await self._coord.session_key(session_id)
-        if key is not None and key not in self._by_key and await self._coord.request_stop(key):
-            await wait_for_end(self._log, key, 10)
-
-    def _stop_here(self, key: str, *, stop: bool = True) -> None:
-        """A stop relayed for an answer made here (``stop`` False: another process took it over: interrupted)."""
-        gen = self._by_key.get(key)
-        if gen is not None and gen.task is not None and not gen.task.done():
-            gen.stop_requested = stop
-            gen.task.cancel()
-
-    def _lost(self, key: str) -> None:
-        self._stop_here(key, stop=False)
+        await self._stops.stop_session(user_id, session_id)

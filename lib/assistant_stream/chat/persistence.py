@@ -39,7 +39,7 @@ class AnswerSaver:
     async def save_final(self, gen: Generation, outcome: tuple[str, AppError | None] | None = None,
                          *, tries: int = 3) -> Record | None:
         """Store the answer with ``outcome`` (status, error), by default the generation's own."""
-        usage = gen.usage
+        usage = gen.total_usage
         status, error = outcome if outcome is not None else (gen.status, gen.error)
         assert gen.message_id is not None
         entry = await self._meter.entry(gen) if self._meter is not None else None

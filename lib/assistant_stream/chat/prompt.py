@@ -119,9 +119,17 @@ def _label(name: str) -> str:
 
 
 def build_prompt(history: list[tuple[str, str]], settings: Settings, *,
-                 files: Mapping[int, FileContext] | None = None, model: str | None = None) -> list[ChatMessage]:
-    """The messages sent to a model for an answer: the system prompt, then the bounded history (with the
-    files attached to its user messages)."""
-    return build_messages(history, settings.system_prompt or None, max(1, settings.history_length),
+                 files: Mapping[int, FileContext] | None = None, model: str | None = None,
+                 system_prompt: str | None = None) -> list[ChatMessage]:
+    """The messages sent to a model for an answer: the system prompt (the conversation's, else the admin's), then
+    the bounded history (with the files attached to its user messages)."""
+    prompt = settings.system_prompt if system_prompt is None else system_prompt
+    return build_messages(history, prompt or None, max(1, settings.history_length),
                           settings.history_max_chars, files=files, files_chars=settings.attachment_context_chars,
                           vision=settings.vision(model or settings.streaming_model))
+
+
+def with_partial(messages: list[ChatMessage], partial: str, settings: Settings) -> list[ChatMessage]:
+    """The prompt to continue ``partial``: the context it was written in, then the partial answer itself as the last
+    (assistant) message, of which at most half the character budget is sent: its end, where the model goes on."""
+    return [*messages, ChatMessage("assistant", partial[-max(1, settings.history_max_chars // 2):])]

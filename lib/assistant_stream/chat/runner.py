@@ -35,6 +35,11 @@ class Runner:
         gen.prompt_estimate = estimate_prompt((m.content for m in messages), sum(len(m.images) for m in messages))
         self._log.open(gen.key)
         self._log.append(gen.key, "started", AnswerView.started(gen))
+        # A continued answer: a reader from the start gets its text so far first, as if it had streamed.
+        if gen.reasoning:
+            self._log.append(gen.key, "reasoning", gen.reasoning)
+        if gen.text:
+            self._log.append(gen.key, "chunk", gen.text)
         gen.task = asyncio.create_task(self._run(gen, engine, messages), name=f"generation-{gen.key}")
 
     async def wait_finishing(self, timeout: float) -> None:

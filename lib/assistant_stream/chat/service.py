@@ -28,12 +28,16 @@ from ..store.storage import Storage
 from ..store.values import Record
 from .answer import AnswerView
 from .attachments import AttachmentService
+from .connections import AdminConnections
 from .delivery import follow
 from .engines import DocumentsCheck, DocumentsState
 from .eventlog import Event, EventLog
+from .export import Exports
 from .generation import Generation, answer_key
 from .manager import GenerationManager
+from .options import Options
 from .remote import RemoteAnswers
+from .versions import Versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +70,14 @@ class ChatService:
     def __init__(self, *, env: AppEnv, config: ConfigStore, storage: Storage, generations: GenerationManager,
                  eventlog: EventLog, provider: ProviderClient, nextcloud: NextcloudServer | None,
                  attachments: AttachmentService | None = None, documents: DocumentsCheck | None = None) -> None:
-        self.attachments = attachments
-        self._documents = documents
-        self.env = env
-        self._config = config
-        self._storage = storage
-        self._generations = generations
-        self._eventlog = eventlog
-        self._remote = RemoteAnswers(eventlog)
-        self._provider = provider
-        self._nextcloud = nextcloud
+        self.attachments, self._documents, self.env = attachments, documents, env
+        self._config, self._storage, self._generations = config, storage, generations
+        self._eventlog, self._remote = eventlog, RemoteAnswers(eventlog)
+        self._provider, self._nextcloud = provider, nextcloud
+        self.versions = Versions(storage, generations)  # edit, switch, continue
+        self.options = Options(config, storage)  # models, conversation options, presets
+        self.connections = AdminConnections(config, provider)  # the admin's connections and shared presets
+        self.exports = Exports(storage, nextcloud)
 
     # --- settings and administration ------------------------------------------------------------
 
@@ -94,8 +96,8 @@ class ChatService:
     def active_generations(self) -> int:
         return self._generations.active
 
-    async def diagnose(self) -> ConnectionReport:
-        return await diagnose_settings(self._provider, await self._config.get())
+    async def diagnose(self, connection_id: str | None = None) -> ConnectionReport:
+        return await diagnose_settings(self._provider, await self._config.get(), connection_id)
 
     # --- sessions ----------------------------------------------------------------------------------
 
@@ -144,14 +146,15 @@ class ChatService:
                                                attachment_ids=attachments or ())
 
     async def delete_message(self, user: str, session_id: int, message_id: int) -> None:
-        """A message; a question together with its answers (stopped first if one is being generated)."""
+        """A message; a question with all versions of its answers (a running one stopped first, anywhere)."""
         message = await self._storage.get_message(user, session_id, message_id)
         if message["status"] == "generating":
             await self._generations.stop(user, session_id, message_id)
-        elif message["role"] == "human":
-            answer = await self._storage.answer_to(user, session_id, message_id)
-            if answer is not None and answer["status"] == "generating":
-                await self._generations.stop(user, session_id, answer["id"])
+        elif message["role"] == "human" and (running := await self._generations.running_answer(session_id)):
+            with contextlib.suppress(NotFound):  # it may be gone already
+                answer = await self._storage.get_message(user, session_id, running)
+                if answer["reply_to"] == message["id"]:
+                    await self._generations.stop(user, session_id, running)
         await self._storage.delete_message(user, session_id, message_id)
 
     async def messages(self, user: str, session_id: int, limit: int, cursor: int) -> list[Record]:

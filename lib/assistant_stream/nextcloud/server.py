@@ -6,6 +6,7 @@ from ..core.env import AppEnv
 from ..core.limits import ADMIN_CACHE_TTL, MAX_USER_CLIENTS, TASKTYPES_CACHE_TTL
 from .appconfig import AppConfig
 from .client import NextcloudClient
+from .exports import UserExports
 from .files import UserFiles
 from .taskprocessing import TaskProcessingApi
 from .ui import UiRegistration
@@ -23,6 +24,7 @@ class NextcloudServer:
         self.users = Users(self.client, cache_ttl=admin_cache_ttl)
         self.taskprocessing = TaskProcessingApi(self.client, cache_ttl=tasktypes_cache_ttl)
         self.files = UserFiles(self.client)
+        self.exports = UserExports(self.client)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.connections import Connection
 from ..core.limits import MAX_LINE_BYTES
 from ..core.settings import Settings
 
@@ -23,15 +24,19 @@ class ProviderConfig:
     retries_before_first_token: int = 1
 
 
-def provider_config(settings: Settings) -> ProviderConfig:
+def provider_config(settings: Settings, connection: Connection | None = None, model: str | None = None, *,
+                    temperature: float | None = None, max_tokens: int | None = None) -> ProviderConfig:
+    """A request to ``connection`` (the seed's streaming_* settings by default) for ``model``; a conversation's
+    ``temperature`` and ``max_tokens`` win over the admin's."""
     return ProviderConfig(
-        url=settings.streaming_api_url,
-        api_key=settings.streaming_api_key.reveal(),
-        model=settings.streaming_model,
+        url=connection.url if connection is not None else settings.streaming_api_url,
+        api_key=(connection.api_key if connection is not None else settings.streaming_api_key).reveal(),
+        model=model or settings.streaming_model,
         connect_timeout=settings.connect_timeout,
         first_byte_timeout=settings.request_timeout,
         idle_timeout=settings.request_timeout,
-        max_tokens=settings.max_tokens or None,
-        temperature=settings.temperature if settings.temperature >= 0 else None,
+        max_tokens=max_tokens or settings.max_tokens or None,
+        temperature=temperature if temperature is not None else (
+            settings.temperature if settings.temperature >= 0 else None),
         max_answer_chars=settings.max_answer_chars,
     )

@@ -31,11 +31,18 @@ class ConnectionReport:
     checks: Checks = field(default_factory=dict)
 
 
-async def diagnose_settings(client: ProviderClient, settings: Settings) -> ConnectionReport:
-    """The report for the configured provider, or why there is nothing to test."""
-    if not settings.streaming_configured:
-        return ConnectionReport(False, "streaming_api_url is not set.", {})
-    return await diagnose(client, provider_config(settings))
+async def diagnose_settings(client: ProviderClient, settings: Settings, connection_id: str | None = None
+                            ) -> ConnectionReport:
+    """The report for a connection (by default the first, which gives new conversations their model) with its
+    first model, or why there is nothing to test."""
+    offered = [c for c in settings.connection_list if c.models]
+    chosen = next((c for c in offered if c.id == connection_id), None) if connection_id else (
+        offered[0] if offered else None)
+    if chosen is None:
+        if connection_id:
+            return ConnectionReport(False, f"There is no connection '{connection_id}' with a model to test.", {})
+        return ConnectionReport(False, "streaming_api_url is not set and no connection is configured.", {})
+    return await diagnose(client, provider_config(settings, chosen, chosen.models[0]))
 
 
 async def diagnose(client: ProviderClient, config: ProviderConfig) -> ConnectionReport:

@@ -77,11 +77,3 @@ async def documents(call: Call) -> Any:
     """Whether "Ask my documents" (Nextcloud's context_chat) can be used, and if not, why."""
     state = await call.chat.documents(call.user)
     return {"available": state.available, "reason": state.reason}
-
-
-@route(router, "PUT", "/chat/session_options", [session_id(), P("contextChat", "bool")],
-       ok={"type": "object", "required": ["session"], "properties": {"session": sc.SESSION_SCHEMA}})
-async def session_options(call: Call) -> Any:
-    """Turn "Ask my documents" on or off for one conversation."""
-    p = call.params
-    return {"session": await call.chat.set_documents_mode(call.user, p["sessionId"], p["contextChat"])}

@@ -20,7 +20,18 @@ from ..core.error_render import admin_detail, render_http
 from ..core.errors import AppError, InvalidInput, InvalidParameter, MethodNotAllowed, RouteNotFound
 from ..core.limits import EVENTLOG_RETENTION
 from ..nextcloud.server import NextcloudServer
-from . import api_admin, api_chat, api_files, api_stream, api_usage, lifecycle, local
+from . import (
+    api_admin,
+    api_chat,
+    api_export,
+    api_files,
+    api_options,
+    api_stream,
+    api_usage,
+    api_versions,
+    lifecycle,
+    local,
+)
 from .auth import AppAPIAuthMiddleware
 from .endpoint import request_is_admin
 from .middleware import CacheControlMiddleware
@@ -57,7 +68,8 @@ def create_app(env: AppEnv | None = None, *, environ: Mapping[str, str] | None =
     app = FastAPI(title="Assistant Stream", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     _exception_handlers(app)
-    for module in (api_chat, api_files, api_stream, api_admin, api_usage, local, lifecycle):
+    for module in (api_chat, api_versions, api_options, api_files, api_export, api_stream, api_admin, api_usage, local,
+                   lifecycle):
         app.include_router(module.router)
     root = assets_root()
     static = {"/js": root / "js", "/img": root / "ex_app" / "img", "/l10n": root / "ex_app" / "l10n"}

@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import __version__
 from ..chat.engines import engine_name
+from ..chat.models import default_choice
 from ..chat.service import ChatService
 from ..core.config_store import Listener
 from ..core.env import AppEnv
@@ -44,7 +45,7 @@ def page_config(env: AppEnv, settings: Settings, *, is_admin: bool = False, loca
         "apiBase": "" if local else None,
         "delivery": delivery(env, settings, local=local),
         "engine": engine_name(settings, env),
-        "model": settings.streaming_model if settings.streaming_configured else None,
+        "model": default[1] if (default := default_choice(settings)) else None,
     }
 
 

@@ -27,6 +27,16 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
+class _Absent:
+    """The value of a ``nullable`` parameter the request did not send (null, in contrast, was sent)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
 @dataclass(frozen=True, slots=True)
 class P:
     """One parameter: its name, type and bounds drive both parsing and the OpenAPI schema."""
@@ -41,8 +51,16 @@ class P:
     max_len: int | None = None
     default: Any = None
     description: str = ""
+    # A JSON null is a value (None: "back to the default"); a parameter not sent at all reads as ABSENT.
+    nullable: bool = False
 
     def schema(self) -> dict[str, Any]:
+        s = self._schema()
+        if self.nullable and "type" in s:
+            s["type"] = [s["type"], "null"]
+        return s
+
+    def _schema(self) -> dict[str, Any]:
         if self.type == "json":
             return {"description": self.description} if self.description else {}
         if self.type == "int":
@@ -86,6 +104,14 @@ async def read(request: Request, params: Sequence[P]) -> dict[str, Any]:
             sources.insert(0, body)
     out: dict[str, Any] = {}
     for p in params:
+        if p.nullable:
+            sent = next((s for s in sources if p.name in s), None)
+            if sent is None:
+                out[p.name] = ABSENT
+                continue
+            if sent[p.name] is None:
+                out[p.name] = None
+                continue
         raw = next((s[p.name] for s in sources if p.name in s and s[p.name] is not None), None)
         if raw is None or (raw == "" and p.type != "str"):
             if p.required:

@@ -24,7 +24,8 @@ SESSION_SCHEMA: dict[str, Any] = {
     "properties": {"id": {"type": "integer"}, "user_id": {"type": "string"}, "title": _nullable("string"),
                    "timestamp": {"type": "integer"}, "context_chat": {"type": "boolean"},
                    "title_manual": {"type": "boolean"}, "last_activity": {"type": "integer"},
-                   "generating": {"type": "boolean"}, "empty": {"type": "boolean"}}}
+                   "generating": {"type": "boolean"}, "empty": {"type": "boolean"},
+                   "connection": _nullable("string"), "model": _nullable("string")}}
 MESSAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "session_id", "role", "content", "timestamp", "reasoning", "status", "reply_to"],
@@ -39,13 +40,32 @@ MESSAGE_SCHEMA: dict[str, Any] = {
         "tokens_per_second": _nullable("number"), "sources": {"type": "string"},
         "attachments": {"type": "string"}, "engine": {"enum": ["stream", "taskprocessing", "context_chat", None]},
         "error_code": _nullable("string"), "thinking_ms": _nullable("integer"), "retry_after": _nullable("integer"),
-        "error_detail": {"type": "string", "description": "a failed answer's diagnosis: for administrators only"}}}
+        "error_detail": {"type": "string", "description": "a failed answer's diagnosis: for administrators only"},
+        "parent_id": _nullable("integer"), "connection": _nullable("string"),
+        "sibling_ids": {"type": "array", "items": {"type": "integer"}}}}
 ATTACHMENT_SCHEMA: dict[str, Any] = {  # an attached file (a "chip"; its text is never sent back)
     "type": "object", "required": ["id", "name", "kind", "mime", "size", "source", "chars", "truncated"],
     "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "kind": {"enum": ["text", "image"]},
                    "mime": {"type": "string"}, "size": {"type": "integer"}, "source": {"enum": ["files", "upload"]},
                    "fileId": _nullable("integer"), "path": _nullable("string"), "chars": {"type": "integer"},
                    "truncated": {"type": "boolean"}}}
+OPTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["connection", "model", "system_prompt", "temperature", "max_tokens"],
+    "properties": {"connection": _nullable("string"), "model": _nullable("string"),
+                   "system_prompt": _nullable("string"), "temperature": _nullable("number"),
+                   "max_tokens": _nullable("integer")}}
+PRESET_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["id", "name", "shared", *OPTIONS_SCHEMA["required"]],
+    "properties": {"id": {"type": ["integer", "string"]}, "name": {"type": "string"}, "shared": {"type": "boolean"},
+                   **OPTIONS_SCHEMA["properties"]}}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+MODELS_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["connections", "default"],
+    "properties": {
+        "connections": {"type": "array", "items": {
+            "type": "object", "required": ["id", "name", "models"],
+            "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "models": _STRINGS}}},
+        "default": {"anyOf": [{"type": "null"}, {"type": "object", "required": ["connection", "model"]}]}}}
 GENERATION_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["taskId", "messageId", "replyTo", "engine"],
     "properties": {"taskId": {"type": "integer"}, "messageId": {"type": "integer"},
