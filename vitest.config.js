@@ -18,6 +18,8 @@ export default defineConfig({
 		environmentOptions: { happyDOM: { url: 'http://nextcloud.test/index.php/apps/app_api/embedded/assistant_stream/chat' } },
 		include: ['tests/js/**/*.test.js'],
 		setupFiles: ['tests/js/setup.js'],
+		// @nextcloud/vue's components import their CSS: let Vite load them, so components that use them mount
+		server: { deps: { inline: [/@nextcloud\/vue/] } },
 		restoreMocks: true,
 		unstubGlobals: true,
 	},

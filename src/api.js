@@ -215,7 +215,11 @@ export const adminStatus = () => request('GET', '/admin/status')
 /** The ClientConfig as this user's (isAdmin: the page's initial state is the same for every user). */
 export const userConfig = () => request('GET', '/chat/config')
 
-export const adminTestConnection = () => request('POST', '/admin/test_connection', { timeout: 60000 })
+/**
+ * @param {string|null} [connectionId] the connection to test (default: the first, which gives new conversations their model)
+ * @return {Promise<object>} { ok, summary, checks }
+ */
+export const adminTestConnection = (connectionId = null) => request('POST', '/admin/test_connection', { data: connectionId ? { connectionId } : undefined, timeout: 60000 })
 
 // --- attachments and "Ask my documents" -----------------------------------------------------------
 
@@ -268,15 +272,65 @@ export function deleteAttachment(attachmentId) {
 
 export const getDocuments = () => request('GET', '/chat/documents')
 
+// --- versions, model choice, presets, export (docs/api.md) ----------------------------------------------
+
 /**
- * @param {number} sessionId the conversation
- * @param {{contextChat: boolean}} options its options ("Ask my documents")
- * @return {Promise<object>} { session }
+ * @param {number} sessionId the session
+ * @param {number} messageId the question to edit
+ * @param {string} content its new text
+ * @return {Promise<object>} the new version of the question (stream its answer as for a new one)
  */
-export function setSessionOptions(sessionId, options) {
-	return request('PUT', '/chat/session_options', {
-		data: { sessionId, ...options },
-	})
+export const editMessage = (sessionId, messageId, content) => request('POST', '/chat/edit_message', { data: { sessionId, messageId, content } })
+
+/**
+ * @param {number} sessionId the session
+ * @param {number} messageId the version to show
+ * @return {Promise<{messages: object[], more: boolean}>} the branch from that version on
+ */
+export const switchBranch = (sessionId, messageId) => request('POST', '/chat/switch_branch', { data: { sessionId, messageId } })
+
+export const continueAnswer = (sessionId, messageId) => request('POST', '/chat/continue', { data: { sessionId, messageId } })
+
+export const getModels = () => request('GET', '/chat/models')
+
+export const getSessionOptions = (sessionId) => request('GET', '/chat/session_options', { params: { sessionId } })
+
+/**
+ * @param {number} sessionId the session
+ * @param {object} changes any of { contextChat, connection, model, systemPrompt, temperature, maxTokens }; null: the default
+ * @return {Promise<{session: object, options: object}>} the session, and its options (snake_case, as stored)
+ */
+export const setSessionOptions = (sessionId, changes) => request('PUT', '/chat/session_options', { data: { sessionId, ...changes } })
+
+export const getPresets = () => request('GET', '/chat/presets')
+
+export const savePreset = (preset) => request('PUT', '/chat/preset', { data: preset })
+
+export const deletePreset = (id) => request('DELETE', '/chat/preset', { data: { id }, params: { id } })
+
+/**
+ * @param {number} sessionId the session
+ * @param {string} format 'markdown' or 'json'
+ * @return {Promise<{blob: Blob, name: string}>} the export file
+ */
+export async function exportConversation(sessionId, format) {
+	try {
+		const response = await axios.get(url('/chat/export'), { params: { sessionId, format }, responseType: 'blob' })
+		const disposition = response.headers?.['content-disposition'] || ''
+		const match = /filename\*=UTF-8''([^;]+)/.exec(disposition)
+		return { blob: response.data, name: match ? decodeURIComponent(match[1]) : `conversation.${format === 'json' ? 'json' : 'md'}` }
+	} catch (e) {
+		// An error body arrives as a Blob too: read it so the message is the server's.
+		const data = e?.response?.data
+		if (data && typeof data.text === 'function') {
+			try {
+				e.response.data = JSON.parse(await data.text())
+			} catch {
+				// not JSON: the status says enough
+			}
+		}
+		throw toApiError(e)
+	}
 }
 
 // --- usage, budgets, activity, audit ------------------------------------------------------------
@@ -307,3 +361,15 @@ export const adminBudgets = () => request('GET', '/admin/budgets')
 export const adminSaveBudgets = (budgets, timezone) => request('PUT', '/admin/budgets', { data: { budgets, timezone } })
 
 export const adminAudit = (limit = 50) => request('GET', '/admin/audit', { params: { limit } })
+
+export const exportToFiles = (sessionId, format) => request('POST', '/chat/export_to_files', { data: { sessionId, format }, timeout: 60000 })
+
+export const adminConnections = () => request('GET', '/admin/connections')
+
+export const adminSaveConnections = (connections) => request('PUT', '/admin/connections', { data: { connections } })
+
+export const adminFetchModels = (query) => request('POST', '/admin/fetch_models', { data: query, timeout: 60000 })
+
+export const adminPresets = () => request('GET', '/admin/presets')
+
+export const adminSavePresets = (presets) => request('PUT', '/admin/presets', { data: { presets } })

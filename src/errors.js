@@ -51,6 +51,9 @@ function titles() {
 		file_type_unsupported: t('assistant_stream', 'This type of file cannot be read.'),
 		file_rejected: t('assistant_stream', 'The file cannot be used.'),
 		vision_unsupported: t('assistant_stream', 'The model cannot see images.'),
+		model_not_allowed: t('assistant_stream', 'This model is not available.'),
+		cannot_continue: t('assistant_stream', 'This answer cannot be continued.'),
+		no_nextcloud_files: t('assistant_stream', 'Saving to Files needs Nextcloud.'),
 		network: t('assistant_stream', 'The server could not be reached.'),
 		app_unavailable: t('assistant_stream', 'The Assistant Stream app is not responding.'),
 	}
@@ -102,6 +105,9 @@ function advice() {
 		file_type_unsupported: t('assistant_stream', 'Attach text, Markdown, CSV, JSON, source code, PDF, DOCX, ODT or an image.'),
 		file_rejected: t('assistant_stream', 'Check the file (open it, save it again, remove a password) and attach it again.'),
 		vision_unsupported: t('assistant_stream', 'Attach the text instead, or ask your administrator for a model that can see images.'),
+		model_not_allowed: t('assistant_stream', 'Choose another model for this conversation.'),
+		cannot_continue: t('assistant_stream', 'Only an answer that was cut off can be continued; regenerate it instead.'),
+		no_nextcloud_files: t('assistant_stream', 'Download the export instead.'),
 		network: t('assistant_stream', 'Check your connection and try again. If it persists, the administrator should check that the Assistant Stream app is running.'),
 		app_unavailable: t('assistant_stream', 'Try again shortly. The administrator should check that the app is running and enabled in AppAPI.'),
 	}

@@ -7,15 +7,17 @@ import * as api from '../api.js'
 import { getConfig } from '../config.js'
 import { useAttachments } from './useAttachments.js'
 import { useConversation } from './useConversation.js'
+import { useConversationOptions } from './useConversationOptions.js'
 import { useDocuments } from './useDocuments.js'
 import { useErrorBanner } from './useErrorBanner.js'
 import { useSessions } from './useSessions.js'
+import { useVersions } from './useVersions.js'
 
 const CHAT = Symbol('assistant_stream.chat')
 
 /**
- * @return {object} the chat: { config, banner, sessions, conversation, attachments, documents, init,
- *   newConversation, removeSession }
+ * @return {object} the chat: { config, banner, sessions, conversation, attachments, documents, versions, options,
+ *   init, newConversation, removeSession }
  */
 export function useChat() {
 	// Reactive: whether the user is an administrator is learnt after the page has loaded (init()).
@@ -35,6 +37,8 @@ export function useChat() {
 	watch(conversation.generatingId, (id) => {
 		followedId.value = id
 	})
+	const versions = useVersions({ conversation, banner })
+	const options = useConversationOptions({ conversation, banner, ensureSession: conversation.ensureSession })
 
 	/** @return {Promise<void>} load the sessions and open the newest; never rejects */
 	async function init() {
@@ -93,7 +97,7 @@ export function useChat() {
 		}
 	}
 
-	return { config, banner, sessions, conversation, attachments, documents, init, newConversation, removeSession }
+	return { config, banner, sessions, conversation, attachments, documents, versions, options, init, newConversation, removeSession }
 }
 
 /**

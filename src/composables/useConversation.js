@@ -206,23 +206,12 @@ export function useConversation({ sessions, banner }) {
 		}
 	}
 
-	/**
-	 * @param {object} message the last answer, to be generated again
-	 * @return {Promise<void>} never rejects
-	 */
-	async function regenerate(message) {
+	/** @return {Promise<void>} show the open session again from the server (its branch changed); never rejects */
+	async function reload() {
 		const sessionId = activeId.value
-		banner.clear()
-		try {
-			await deletion.flush()
-			const res = await api.regenerate(sessionId, message.id)
-			if (activeId.value !== sessionId) {
-				return
-			}
-			history.remove(message.id)
-			runGeneration(sessionId, res.replyTo ?? message.reply_to)
-		} catch (e) {
-			banner.show(e)
+		if (sessionId !== null) {
+			history.reset(null)
+			await open(sessionId)
 		}
 	}
 
@@ -252,9 +241,10 @@ export function useConversation({ sessions, banner }) {
 		busy,
 		isEmpty,
 		open,
+		reload,
 		send,
+		runGeneration,
 		stop,
-		regenerate,
 		deletion,
 		/** @param {object} message a stored message the user confirmed to delete (undo: deletion.undo) */
 		removeMessage: deletion.remove,
