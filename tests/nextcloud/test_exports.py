@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 
-from assistant_stream.nextcloud.exports import MAX_NAME_TRIES, candidates
+from assistant_stream.nextcloud.exports import MAX_NAME_TRIES, candidates, numeric_id
 
 
 def test_names_to_try_in_order_and_bounded() -> None:
@@ -16,3 +16,9 @@ def test_names_to_try_in_order_and_bounded() -> None:
     assert first == ["/Chat exports/Trip 2026-01-01 10-00.md", "/Chat exports/Trip 2026-01-01 10-00 (2).md",
                      "/Chat exports/Trip 2026-01-01 10-00 (3).md"]
     assert len(list(candidates("F", "x.json"))) == MAX_NAME_TRIES
+
+
+def test_the_link_id_comes_from_webdavs_file_id() -> None:
+    assert numeric_id("00000123ocabcdef1234") == 123
+    assert numeric_id("1234567890ocxyz") == 1234567890
+    assert numeric_id("") is None and numeric_id(None) is None and numeric_id("ocabc") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -18,6 +19,13 @@ MAX_NAME_TRIES = 20  # "name (2).md" ... before giving up on finding a free name
 class SavedFile:
     path: str  # in the user's files, "/Chat exports/Title 2026-12-01.md"
     file_id: int | None
+
+
+def numeric_id(oc_file_id: str | None) -> int | None:
+    """The file id of a link (/f/<id>) from WebDAV's OC-FileId, "<zero-padded id><instance id>" (measured: a
+    PUT's answer carries only this one; nc_py_api's info.fileid stays 0)."""
+    match = re.match(r"\d+", oc_file_id or "")
+    return int(match.group()) if match and int(match.group()) > 0 else None
 
 
 def candidates(folder: str, name: str) -> Iterator[str]:
@@ -41,7 +49,7 @@ class UserExports:
             if await self._exists(nc, path):
                 continue
             node = await call("save the export", nc.files.upload(path, content))
-            return SavedFile(path, int(node.info.fileid) if node.info.fileid else None)
+            return SavedFile(path, numeric_id(node.file_id))
         raise errors.InvalidInput(f"{folder} already holds {MAX_NAME_TRIES} exports named {name}: rename some")
 
     async def _exists(self, nc: AsyncNextcloudApp, path: str) -> bool:
