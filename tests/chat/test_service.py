@@ -8,16 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant_stream.chat.manager import GenerationManager
 from assistant_stream.chat.service import ChatService
-from assistant_stream.core.config_store import ConfigStore
-from assistant_stream.core.env import AppEnv
 from assistant_stream.core.errors import EmptyMessage, InvalidParameter, MessageNotFound, MissingParameter
 from assistant_stream.core.events import Finish, TextDelta
-from assistant_stream.providers.transport import ProviderClient
-from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
-from tests.support.engines import ListEngine, always
+from tests.support.engines import ListEngine
+from tests.support.generations import chat_service
 
 A = "alice"
 
@@ -31,16 +27,8 @@ async def engine() -> ListEngine:
 async def chat(tmp_path: Path, engine: ListEngine) -> AsyncIterator[ChatService]:
     storage = Storage(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     await storage.migrate()
-    config = ConfigStore(None, environ={})
-    eventlog = MemoryEventLog()
-    generations = GenerationManager(storage=storage, config=config, eventlog=eventlog, engine_for=always(engine))
-    provider = ProviderClient()
-    yield ChatService(env=AppEnv.from_environ({}), config=config, storage=storage, generations=generations,
-                      eventlog=eventlog, provider=provider, nextcloud=None)
-    assert engine.hold is not None
-    engine.hold.set()
-    await generations.shutdown()
-    await provider.aclose()
+    async with chat_service(storage, engine) as service:
+        yield service
     await storage.close()
 
 

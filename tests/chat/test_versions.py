@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant_stream.chat.manager import GenerationManager
 from assistant_stream.chat.service import ChatService
-from assistant_stream.core.config_store import ConfigStore
-from assistant_stream.core.env import AppEnv
 from assistant_stream.core.errors import CannotContinue, EmptyMessage, MessageNotFound, SessionBusy
 from assistant_stream.core.events import Finish, TextDelta
-from assistant_stream.providers.transport import ProviderClient
-from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
-from tests.support.engines import ListEngine, always
+from tests.support.engines import ListEngine
+from tests.support.generations import chat_service
 
 A = "alice"
 
@@ -38,16 +34,8 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
 
 @pytest.fixture
 async def chat(storage: Storage, engine: ListEngine) -> AsyncIterator[ChatService]:
-    config = ConfigStore(None, environ={"STREAMING_API_URL": "http://127.0.0.1:9/v1"})
-    eventlog = MemoryEventLog()
-    generations = GenerationManager(storage=storage, config=config, eventlog=eventlog, engine_for=always(engine))
-    provider = ProviderClient()
-    yield ChatService(env=AppEnv.from_environ({}), config=config, storage=storage, generations=generations,
-                      eventlog=eventlog, provider=provider, nextcloud=None)
-    assert engine.hold is not None
-    engine.hold.set()
-    await generations.shutdown()
-    await provider.aclose()
+    async with chat_service(storage, engine, {"STREAMING_API_URL": "http://127.0.0.1:9/v1"}) as service:
+        yield service
 
 
 async def test_versions_wait_for_the_running_answer_and_a_deleted_question_stops_it(chat: ChatService) -> None:

@@ -1,13 +1,18 @@
-"""GenerationManager helpers for the chat tests: a manager over a real database, a question, a finished answer."""
+"""Chat test helpers: a GenerationManager or ChatService over a real database, a question, a finished answer."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from assistant_stream.chat.generation import Generation
 from assistant_stream.chat.manager import GenerationManager
+from assistant_stream.chat.service import ChatService
 from assistant_stream.core.config_store import ConfigStore
+from assistant_stream.core.env import AppEnv
+from assistant_stream.providers.transport import ProviderClient
 from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
 from tests.support.engines import ListEngine, always
@@ -34,3 +39,21 @@ async def finished(gen: Generation) -> Generation:
     assert gen.task is not None
     await asyncio.wait_for(gen.task, 5)
     return gen
+
+
+@contextlib.asynccontextmanager
+async def chat_service(storage: Storage, engine: ListEngine, environ: dict[str, str] | None = None
+                       ) -> AsyncIterator[ChatService]:
+    """A ChatService without Nextcloud whose answers come from ``engine`` (held until the end: ``engine.hold``)."""
+    config = ConfigStore(None, environ=environ or {})
+    eventlog = MemoryEventLog()
+    generations = GenerationManager(storage=storage, config=config, eventlog=eventlog, engine_for=always(engine))
+    provider = ProviderClient()
+    try:
+        yield ChatService(env=AppEnv.from_environ({}), config=config, storage=storage, generations=generations,
+                          eventlog=eventlog, provider=provider, nextcloud=None)
+    finally:
+        if engine.hold is not None:
+            engine.hold.set()
+        await generations.shutdown()
+        await provider.aclose()
