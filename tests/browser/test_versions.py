@@ -92,8 +92,9 @@ async def test_edit_regenerate_and_arrows(page: Page, local_app: RunningApp, scr
 @pytest.fixture
 async def two_connections(app_factory, scripted_provider: ScriptedProvider) -> RunningApp:  # type: ignore[no-untyped-def]
     other = [{"id": "other", "name": "Other provider", "url": scripted_provider.base_url, "models": ["other-model"]}]
-    return await app_factory(LOCAL_MODE="1", STREAMING_API_URL=scripted_provider.chat_url, STREAMING_MODEL="test-model",
-                             STREAMING_MODELS="second-model", CONNECTIONS=json.dumps(other))
+    return await app_factory(LOCAL_MODE="1", NEXTCLOUD_URL="", STREAMING_API_URL=scripted_provider.chat_url,
+                             STREAMING_MODEL="test-model", STREAMING_MODELS="second-model",
+                             CONNECTIONS=json.dumps(other))
 
 
 async def test_model_choice_presets_and_continue(page: Page, two_connections: RunningApp,
@@ -200,8 +201,8 @@ async def test_three_branches_survive_a_restart_and_streaming_resumes_on_the_act
     scripted_provider._next = titles_aside  # type: ignore[method-assign]
     scripted_provider.script(openai_stream(["A one"]), openai_stream(["A two"]), openai_stream(["A three"]),
                              openai_stream([f"w{i} " for i in range(400)], delay=0.03), openai_stream([" resumed."]))
-    env = {"LOCAL_MODE": "1", "STREAMING_API_URL": scripted_provider.chat_url, "STREAMING_MODEL": "test-model",
-           "shutdown_grace": 0.2}
+    env = {"LOCAL_MODE": "1", "NEXTCLOUD_URL": "", "STREAMING_API_URL": scripted_provider.chat_url,
+           "STREAMING_MODEL": "test-model", "shutdown_grace": 0.2}
     first = await app_factory(**env)
     await open_chat(page, first.url)
     await send(page, "Q one")
