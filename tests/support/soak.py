@@ -479,7 +479,7 @@ class Soak:
         r = await self.call(c, "GET", "/chat/regenerate", params={"sessionId": old.sid, "messageId": old.aid})
         if r.status_code != 200:
             return
-        old.deleted = True  # the old answer is replaced
+        old.deleted = True  # a version aside now: /chat/messages shows the new one (the active branch)
         answer = Answer(old.user, old.sid, old.mid, old.prompt, "regenerate", aid=r.json()["taskId"])
         self.answers.append(answer)
         self.report.answers += 1

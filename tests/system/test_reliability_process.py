@@ -84,7 +84,7 @@ async def test_sqlite_locked_briefly_is_retried_and_locked_long_is_a_clear_error
 
 async def test_a_failure_between_two_writes_of_one_request_leaves_nothing_half_written(
         chat_app: RunningApp, scripted_provider: ScriptedProvider) -> None:
-    """new_message with firstHumanMessage (message + title) and regenerate (old answer out, new in) are
+    """new_message with firstHumanMessage (message + title) and regenerate (new version placed and shown) are
     each one transaction: a database error in the second write rolls back the first."""
     route_by_prompt(scripted_provider, {"question": healthy(["an ", "answer"])})
     alice = chat_app.client("alice")
