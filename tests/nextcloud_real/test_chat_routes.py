@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
-from pathlib import Path
 
-from tests.support.nextcloud_real.client import PROXY, new_message, new_session, poll_answer
+from tests.support.nextcloud_real.client import PROXY, new_message, new_session, poll_answer, ui_verb
 from tests.support.nextcloud_real.plugin import RealStack
 from tests.support.nextcloud_real.provider import marker
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def ui_verb(path: str) -> str:
-    """The HTTP verb src/api.js uses for ``path`` (what the browser really sends)."""
-    source = (ROOT / "src" / "api.js").read_text()
-    match = re.search(r"request\('([A-Z]+)', '" + re.escape(path) + "'", source)
-    assert match, f"src/api.js has no call to {path}"
-    return match.group(1)
 
 
 async def test_session_and_message_routes(real_nc: RealStack) -> None:
@@ -59,7 +47,8 @@ async def test_session_and_message_routes(real_nc: RealStack) -> None:
         await asyncio.sleep(0.1)
     assert title == "Scripted title"
 
-    # Regenerate (GET, as the UI sends it) replaces the answer; generate (POST) answers the last question.
+    # Regenerate (GET, as the UI sends it) writes a new version of the answer, shown instead of the old one,
+    # which is kept one arrow away; generate (POST) answers the last question.
     r = await c.get(f"{PROXY}/chat/regenerate", params={"sessionId": sid, "messageId": aid})
     assert r.status_code == 200, r.text
     new_aid = r.json()["messageId"]
@@ -67,7 +56,9 @@ async def test_session_and_message_routes(real_nc: RealStack) -> None:
     again = await poll_answer(c, sid, hid)
     assert again.text == "Hello from the scripted provider."
     r = await c.get(f"{PROXY}/chat/message", params={"sessionId": sid, "messageId": aid})
-    assert r.status_code == 404
+    assert r.status_code == 200 and r.json()["sibling_ids"] == [aid, new_aid]
+    r = await c.get(f"{PROXY}/chat/messages", params={"sessionId": sid})
+    assert [m["id"] for m in r.json()] == [hid, new_aid]
 
     hid2 = await new_message(c, sid, f"And again {mark}")
     r = await c.post(f"{PROXY}/chat/generate", json={"sessionId": sid})

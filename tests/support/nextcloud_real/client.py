@@ -9,6 +9,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ FORMS = "/ocs/v2.php/settings/api/declarative/forms"
 FORM_VALUE = "/ocs/v2.php/settings/api/declarative/value"
 FORM_VALUE_SENSITIVE = "/ocs/v2.php/settings/api/declarative/value-sensitive"
 OCS_HEADERS = {"OCS-APIRequest": "true", "Accept": "application/json"}
+ROOT = Path(__file__).resolve().parents[3]
 # A long-poll holds its request for up to this many seconds (the UI asks for 25; tests wait less).
 POLL_TIMEOUT = 10
 
@@ -29,6 +31,14 @@ def client(base_url: str, user: str, app_password: str, *, timeout: float = 60.0
     """An HTTP client authenticated as ``user`` with an app password (Basic auth on every request)."""
     return httpx.AsyncClient(base_url=base_url, auth=(user, app_password), timeout=timeout, trust_env=False,
                              headers={"Accept": "application/json"})
+
+
+def ui_verb(path: str) -> str:
+    """The HTTP verb src/api.js uses for ``path`` (what the browser really sends)."""
+    source = (ROOT / "src" / "api.js").read_text()
+    match = re.search(r"request\('([A-Z]+)', '" + re.escape(path) + "'", source)
+    assert match, f"src/api.js has no call to {path}"
+    return match.group(1)
 
 
 async def ocs(c: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
