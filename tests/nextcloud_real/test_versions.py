@@ -81,7 +81,7 @@ def _stored(real_nc: RealStack, key: str) -> tuple[str, int] | None:
     """The app config entry as Nextcloud's database holds it: (value, sensitive)."""
     db = sqlite3.connect(real_nc.nc.root / "data" / "owncloud.db")
     try:
-        return db.execute("SELECT value, sensitive FROM oc_appconfig_ex WHERE appid = ? AND configkey = ?",
+        return db.execute("SELECT configvalue, sensitive FROM oc_appconfig_ex WHERE appid = ? AND configkey = ?",
                           (APP, key)).fetchone()
     finally:
         db.close()
