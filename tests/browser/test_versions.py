@@ -156,6 +156,9 @@ async def test_admin_view_connections(context: BrowserContext, page: Page, proxi
     scripted_provider.on("GET", "/v1/models", ScriptedResponse(
         body=[json.dumps({"object": "list", "data": [{"id": "zeta"}, {"id": "alpha"}]})],
         headers={"Content-Type": "application/json"}, framing="length"))
+    # The double's embedded page lacks Nextcloud's fixed-height layout, so its content area cannot scroll to the
+    # form's end (the real page can): a window tall enough for the whole form.
+    await page.set_viewport_size({"width": 1280, "height": 1800})
     await open_embedded_chat(context, page, app, nextcloud, proxies, user="root")
     await page.locator("[data-test=admin-view]").click()
     await page.locator("[data-test=admin-tab-connections]").click()  # beside usage, activity, budgets, audit
