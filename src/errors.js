@@ -53,7 +53,6 @@ function titles() {
 		vision_unsupported: t('assistant_stream', 'The model cannot see images.'),
 		model_not_allowed: t('assistant_stream', 'This model is not available.'),
 		cannot_continue: t('assistant_stream', 'This answer cannot be continued.'),
-		no_nextcloud_files: t('assistant_stream', 'Saving to Files needs Nextcloud.'),
 		network: t('assistant_stream', 'The server could not be reached.'),
 		app_unavailable: t('assistant_stream', 'The Assistant Stream app is not responding.'),
 	}
@@ -107,7 +106,6 @@ function advice() {
 		vision_unsupported: t('assistant_stream', 'Attach the text instead, or ask your administrator for a model that can see images.'),
 		model_not_allowed: t('assistant_stream', 'Choose another model for this conversation.'),
 		cannot_continue: t('assistant_stream', 'Only an answer that was cut off can be continued; regenerate it instead.'),
-		no_nextcloud_files: t('assistant_stream', 'Download the export instead.'),
 		network: t('assistant_stream', 'Check your connection and try again. If it persists, the administrator should check that the Assistant Stream app is running.'),
 		app_unavailable: t('assistant_stream', 'Try again shortly. The administrator should check that the app is running and enabled in AppAPI.'),
 	}

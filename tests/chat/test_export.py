@@ -7,7 +7,7 @@ import json
 import pytest
 
 from assistant_stream.chat.export import JSON_FORMAT, Exports, filename
-from assistant_stream.core.errors import NoNextcloudFiles, NotFound
+from assistant_stream.core.errors import NotConfigured, NotFound
 from assistant_stream.store.storage import Storage
 from tests.support.storage import A, B
 
@@ -48,7 +48,7 @@ async def test_markdown_and_json_hold_the_branch_shown(storage: Storage) -> None
     assert answer["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
     with pytest.raises(NotFound):
         await exports.build(B, sid, "json")
-    with pytest.raises(NoNextcloudFiles):
+    with pytest.raises(NotConfigured, match="needs Nextcloud"):
         await exports.save_to_files(A, sid, "json")
 
 
@@ -57,3 +57,17 @@ def test_file_names_are_safe_everywhere() -> None:
     assert filename(None, "json", WHEN) == "Conversation 2026-01-01 00-00.json"
     assert filename(" .. ", "md", WHEN).startswith("Conversation ")
     assert len(filename("x" * 500, "md", WHEN)) < 130
+
+
+async def test_a_failed_answer_is_exported_in_the_words_every_user_is_told(storage: Storage) -> None:
+    sid = (await storage.create_session(A, None, 1))["id"]
+    q = (await storage.add_message(A, sid, "human", "Hi?", WHEN))["id"]
+    a = await storage.add_message(A, sid, "assistant", "", status="generating", reply_to=q)
+    await storage.finish_message(a["id"], status="error", content="", reasoning="", error_code="provider_unavailable",
+                                 error="http://10.0.0.5:8000/v1 answered HTTP 503: upstream overloaded")
+    exports = Exports(storage, None)
+    for fmt in ("markdown", "json"):
+        text = (await exports.build(A, sid, fmt)).content.decode()
+        assert "10.0.0.5" not in text and "overloaded" not in text  # the provider's words: an admin's detail
+    doc = json.loads((await exports.build(A, sid, "json")).content)
+    assert doc["messages"][1]["error"] and doc["messages"][1]["status"] == "error"

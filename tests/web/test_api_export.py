@@ -37,7 +37,7 @@ async def test_saving_to_files_needs_nextcloud(app_factory: AppFactory, scripted
     c = local.client("local")
     sid, _ = await new_chat(c)
     r = await c.post("/chat/export_to_files", json={"sessionId": sid, "format": "markdown"})
-    assert r.status_code == 400 and r.json()["code"] == "no_nextcloud_files"
+    assert r.status_code == 400 and r.json()["code"] == "not_configured"
     unreachable = await app_factory(STREAMING_API_URL=scripted_provider.chat_url)  # NEXTCLOUD_URL: nothing there
     c = unreachable.client("alice")
     sid, _ = await new_chat(c)

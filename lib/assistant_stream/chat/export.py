@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..core.errors import NoNextcloudFiles
+from ..core.error_render import public_message
+from ..core.errors import NotConfigured, from_code
 from ..nextcloud.server import NextcloudServer
 from ..store.storage import Storage
 from ..store.values import Record
@@ -58,9 +59,14 @@ def markdown(session: Record, branch: list[Record], when: int) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def told(m: Record) -> str:
+    """A failed answer's error as every user is told it: the provider's own words are an administrator's detail."""
+    return public_message(from_code(m["error_code"], m["error"]))
+
+
 def _note(m: Record) -> str:
     if m["status"] == "error":
-        return f"The answer failed: {m['error'] or 'unknown error'}"
+        return f"The answer failed: {told(m)}"
     if m["status"] in _NOTES:
         return f"The answer was {_NOTES[m['status']]}."
     if m["finish_reason"] == "length":
@@ -75,7 +81,7 @@ def as_json(session: Record, options: Record, branch: list[Record], when: int) -
                     "options": options},
         "messages": [{
             "id": m["id"], "parent_id": m["parent_id"], "role": m["role"], "content": m["content"],
-            "reasoning": m["reasoning"], "status": m["status"], "error": m["error"],
+            "reasoning": m["reasoning"], "status": m["status"], "error": told(m) if m["error"] is not None else None,
             "finish_reason": m["finish_reason"], "model": m["model"], "connection": m["connection"],
             "timestamp": m["timestamp"], "versions": len(m["sibling_ids"]),
             "usage": {k: m[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}}
@@ -104,7 +110,8 @@ class Exports:
     async def save_to_files(self, user: str, session_id: int, fmt: Format) -> dict[str, Any]:
         """The export written into the user's Files, as that user: its path and file id (for a link)."""
         if self._nextcloud is None:
-            raise NoNextcloudFiles()
+            raise NotConfigured("Saving to Files needs Nextcloud (this is the local single-user mode): download the "
+                                "export instead")
         file = await self.build(user, session_id, fmt)
         saved = await self._nextcloud.exports.save(user, FOLDER, file.name, file.content)
         return {"path": saved.path, "fileId": saved.file_id, "name": saved.path.rsplit("/", 1)[-1]}

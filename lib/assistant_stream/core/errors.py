@@ -82,10 +82,6 @@ class CannotContinue(InvalidInput):
     default_message = "Only an answer that was cut off (length limit, stopped or interrupted) can be continued"
 
 
-class NoNextcloudFiles(InvalidInput):
-    default_message = "Saving to Files needs Nextcloud (this is the local single-user mode)"
-
-
 class NotAuthenticated(AppError):
     default_message = "Not authenticated"
 
@@ -255,7 +251,6 @@ ERRORS: dict[type[AppError], tuple[int, str]] = {
     NoPublicUrl: (400, "no_public_url"),
     ModelNotAllowed: (400, "model_not_allowed"),
     CannotContinue: (400, "cannot_continue"),
-    NoNextcloudFiles: (400, "no_nextcloud_files"),
     NotAuthenticated: (401, "not_authenticated"),
     InvalidToken: (401, "invalid_token"),
     NotFound: (404, "not_found"),

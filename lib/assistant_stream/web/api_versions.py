@@ -29,7 +29,7 @@ async def edit_message(call: Call) -> Any:
 async def switch_branch(call: Call) -> Any:
     """Show this version of a message: the branch from it on (``more``: longer than one page)."""
     tail, more = await call.chat.versions.switch(call.user, call.params["sessionId"], call.params["messageId"])
-    return {"messages": tail, "more": more}
+    return {"messages": wire.records(tail, await call.admin_if(wire.tells_error(tail))), "more": more}
 
 
 @route(router, ["GET", "POST"], "/chat/continue", [session_id(), message_id()], extra_status=(429, 502),
