@@ -24,6 +24,8 @@ from tests.support.ports import free_port
 APP_SECRET = "test-app-secret-3b1f0c9a-not-for-production"
 APP_VERSION = "1.0.0"
 API_KEY = "sk-test-9f8e7d6c5b4a-distinctive-key"
+# httpx's own pool limits, with idle connections let go before the server does (see RunningApp.client).
+KEEPALIVE = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
 
 
 def appapi_headers(user: str, secret: str = APP_SECRET, app_id: str = "assistant_stream") -> dict[str, str]:
@@ -51,13 +53,17 @@ class RunningApp:
         return self.app.state.services
 
     def client(self, user: str = "alice", *, timeout: float = 15.0) -> httpx.AsyncClient:
+        # An idle connection is let go well before the server's keep-alive (uvicorn: 5 s) ends it: with httpx's
+        # default, also 5 s, a request sent on a connection the server is closing at that moment fails with
+        # "Server disconnected" (seen once in the 50-user test on a loaded machine). Browsers retry such a
+        # request; httpx does not.
         client = httpx.AsyncClient(base_url=self.url, headers=appapi_headers(user, self.environ["APP_SECRET"]),
-                                   timeout=timeout, trust_env=False)
+                                   timeout=timeout, trust_env=False, limits=KEEPALIVE)
         self.clients.append(client)
         return client
 
     def anonymous(self) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=self.url, timeout=15.0, trust_env=False)
+        client = httpx.AsyncClient(base_url=self.url, timeout=15.0, trust_env=False, limits=KEEPALIVE)
         self.clients.append(client)
         return client
 
