@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -17,16 +15,9 @@ from assistant_stream.core.events import Finish, ReasoningDelta, TextDelta, Usag
 from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
 from tests.support.engines import ListEngine, always
+from tests.support.generations import sqlite_storage  # noqa: F401 (the `storage` fixture)
 
 A = "alice"
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    s = Storage(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await s.migrate()
-    yield s
-    await s.close()
 
 
 @pytest.mark.parametrize("engine", [

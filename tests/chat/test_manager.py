@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,19 +25,17 @@ from assistant_stream.core.events import Finish, ReasoningDelta, TextDelta, Usag
 from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
 from tests.support.engines import ListEngine, always
-from tests.support.generations import A, finished, new_manager, question
+from tests.support.generations import (
+    A,
+    finished,
+    new_manager,
+    question,
+    sqlite_storage,  # noqa: F401 (the `storage` fixture)
+)
 
 WORDS = [TextDelta(w) for w in ("one ", "two ", "three")]
 
 Make = Callable[..., GenerationManager]
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    s = Storage(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await s.migrate()
-    yield s
-    await s.close()
 
 
 @pytest.fixture

@@ -3,15 +3,13 @@ outage written as it really ended once the database is back."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from assistant_stream.chat.generation import Generation, answer_key
 from assistant_stream.chat.persistence import AnswerSaver
 from assistant_stream.core.errors import ProviderTimeout, StorageUnavailable
 from assistant_stream.store.storage import Storage
+from tests.support.generations import sqlite_storage  # noqa: F401 (the `storage` fixture)
 
 A = "alice"
 
@@ -32,14 +30,6 @@ class Outage:
         if self.down:
             raise StorageUnavailable("The database is unavailable (cannot connect), try again shortly")
         return await self._storage.finish_message(message_id, **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    s = Storage(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await s.migrate()
-    yield s
-    await s.close()
 
 
 async def answer(storage: Storage) -> Generation:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from assistant_stream.chat.answer import AnswerView
 from assistant_stream.chat.generation import Generation, answer_key
@@ -16,16 +12,9 @@ from assistant_stream.core.events import ChatMessage, Finish, TextDelta
 from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
 from tests.support.engines import ListEngine
+from tests.support.generations import sqlite_storage  # noqa: F401 (the `storage` fixture)
 
 A = "alice"
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    s = Storage(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await s.migrate()
-    yield s
-    await s.close()
 
 
 async def generation(storage: Storage) -> Generation:

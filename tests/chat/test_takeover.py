@@ -3,26 +3,14 @@ told with a terminal event, never an answer that is alive or already ended."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from assistant_stream.chat.answer import AnswerView
 from assistant_stream.chat.takeover import Takeover, wait_for_end
 from assistant_stream.store.coordination_memory import MemoryCoordinator
 from assistant_stream.store.eventlog_memory import MemoryEventLog
 from assistant_stream.store.storage import Storage
+from tests.support.generations import sqlite_storage  # noqa: F401 (the `storage` fixture)
 
 A = "alice"
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    s = Storage(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await s.migrate()
-    yield s
-    await s.close()
 
 
 async def running_answer(storage: Storage, text: str) -> int:

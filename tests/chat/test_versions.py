@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,10 @@ from assistant_stream.core.errors import CannotContinue, EmptyMessage, MessageNo
 from assistant_stream.core.events import Finish, TextDelta
 from assistant_stream.store.storage import Storage
 from tests.support.engines import ListEngine
-from tests.support.generations import chat_service
+from tests.support.generations import (
+    chat_service,
+    sqlite_storage,  # noqa: F401 (the `storage` fixture)
+)
 
 A = "alice"
 
@@ -22,14 +24,6 @@ A = "alice"
 @pytest.fixture
 async def engine() -> ListEngine:
     return ListEngine([TextDelta("Hello"), Finish("length")], hold=asyncio.Event())
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    s = Storage(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await s.migrate()
-    yield s
-    await s.close()
 
 
 @pytest.fixture

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from assistant_stream.chat.generation import Generation
 from assistant_stream.chat.manager import GenerationManager
@@ -18,6 +21,16 @@ from assistant_stream.store.storage import Storage
 from tests.support.engines import ListEngine, always
 
 A = "alice"
+
+
+@pytest.fixture(name="storage")
+async def sqlite_storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    """A migrated SQLite Storage per test, for the chat tests that import it: it replaces, in their module, the
+    plugin's ``storage`` on both databases (the store's tests cover PostgreSQL)."""
+    s = Storage(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await s.migrate()
+    yield s
+    await s.close()
 
 
 def new_manager(storage: Storage, engine: ListEngine, *, eventlog: MemoryEventLog | None = None,
